@@ -1,0 +1,10 @@
+/* commands.h - the subcommands of the gptoss tool. Each takes the arguments
+ * after its name (argv[0] is the subcommand) and returns the exit status. */
+#ifndef GPTOSS_CLI_COMMANDS_H
+#define GPTOSS_CLI_COMMANDS_H
+
+int cmd_logits(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+
+#endif
