@@ -54,6 +54,7 @@ typedef struct gptoss_config {
     float rope_beta_fast;
     float rope_beta_slow;
     uint32_t rope_original_max_position; /* L0 of YaRN */
+    int rope_truncate;             /* 1: floor/ceil the YaRN ramp bounds (release: 0) */
     float swiglu_limit;
     float rms_norm_eps;
     uint8_t *layer_is_sliding;     /* [num_hidden_layers]: 1 = sliding-window layer */

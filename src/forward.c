@@ -1,0 +1,209 @@
+/* forward.c - the inference context and the transformer forward pass.
+ *
+ * One call to gptoss_context_eval runs a batch of tokens through every layer:
+ *   x = embed[token]
+ *   per layer:  x += attention(rmsnorm(x))    (GQA, YaRN RoPE, sinks, window)
+ *               x += moe(rmsnorm(x))          (top-k experts, clamped SwiGLU)
+ *   logits = lm_head . rmsnorm(x)             (only the positions asked for)
+ * Long inputs are processed in chunks of at most MAX_BATCH tokens. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention.h"
+#include "error.h"
+#include "kvcache.h"
+#include "linear.h"
+#include "model.h"
+#include "moe.h"
+#include "numeric.h"
+#include "rope.h"
+
+enum { MAX_BATCH = 128 };
+
+struct gptoss_context {
+    gptoss_model *model;
+    uint32_t capacity;
+    uint32_t position;      /* tokens processed so far */
+    kv_cache cache;
+    gptoss_rope rope;
+    moe_scratch moe;
+    /* Activations of one batch, [MAX_BATCH][...] each. */
+    float *x, *h, *q, *k, *v, *attn, *rope_table;
+    float *scores;          /* [threads][capacity] attention scores */
+    int n_threads;
+};
+
+static void rmsnorm(float *out, const float *x, const uint16_t *gain, size_t n, float eps) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    const float inv = 1.0f / sqrtf((float)(sum / (double)n) + eps);
+    for (size_t i = 0; i < n; i++) out[i] = (x[i] * inv) * bf16_to_f32(gain[i]);
+}
+
+gptoss_status gptoss_context_create(gptoss_model *model, uint32_t n_ctx, gptoss_context **out) {
+    *out = NULL;
+    const gptoss_config *c = &model->config;
+    if (n_ctx == 0) n_ctx = c->max_position_embeddings < 4096 ? c->max_position_embeddings : 4096;
+    if (n_ctx > c->max_position_embeddings)
+        return gptoss_fail(GPTOSS_ERROR_INVALID_ARGUMENT,
+                           "context of %u tokens exceeds max_position_embeddings %u", n_ctx,
+                           c->max_position_embeddings);
+    gptoss_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
+    ctx->model = model;
+    ctx->capacity = n_ctx;
+    ctx->n_threads = omp_get_max_threads();
+    const size_t B = MAX_BATCH, H = c->hidden_size;
+    const size_t q_dim = (size_t)c->num_attention_heads * c->head_dim;
+    const size_t kv_dim = (size_t)c->num_key_value_heads * c->head_dim;
+    gptoss_status s = kv_cache_init(&ctx->cache, c, n_ctx);
+    if (s == GPTOSS_OK) s = gptoss_rope_init(&ctx->rope, c);
+    if (s == GPTOSS_OK) s = moe_scratch_init(&ctx->moe, c, MAX_BATCH);
+    if (s == GPTOSS_OK) {
+        ctx->x = malloc(B * H * sizeof(float));
+        ctx->h = malloc(B * H * sizeof(float));
+        ctx->q = malloc(B * q_dim * sizeof(float));
+        ctx->k = malloc(B * kv_dim * sizeof(float));
+        ctx->v = malloc(B * kv_dim * sizeof(float));
+        ctx->attn = malloc(B * q_dim * sizeof(float));
+        ctx->rope_table = malloc(B * c->head_dim * sizeof(float));
+        ctx->scores = malloc((size_t)ctx->n_threads * n_ctx * sizeof(float));
+        if (!ctx->x || !ctx->h || !ctx->q || !ctx->k || !ctx->v || !ctx->attn || !ctx->rope_table || !ctx->scores)
+            s = gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory for a %u-token context", n_ctx);
+    }
+    if (s != GPTOSS_OK) {
+        gptoss_context_free(ctx);
+        return s;
+    }
+    *out = ctx;
+    return GPTOSS_OK;
+}
+
+void gptoss_context_free(gptoss_context *ctx) {
+    if (!ctx) return;
+    kv_cache_free(&ctx->cache);
+    gptoss_rope_free(&ctx->rope);
+    moe_scratch_free(&ctx->moe);
+    free(ctx->x);
+    free(ctx->h);
+    free(ctx->q);
+    free(ctx->k);
+    free(ctx->v);
+    free(ctx->attn);
+    free(ctx->rope_table);
+    free(ctx->scores);
+    free(ctx);
+}
+
+uint32_t gptoss_context_capacity(const gptoss_context *ctx) { return ctx->capacity; }
+uint32_t gptoss_context_position(const gptoss_context *ctx) { return ctx->position; }
+void gptoss_context_reset(gptoss_context *ctx) { ctx->position = 0; }
+
+/* x += Wo . attention(q, k, v) + bo for the n tokens at positions pos0.. */
+static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_layer *cache_layer, uint32_t n) {
+    const gptoss_model *m = ctx->model;
+    const gptoss_config *c = &m->config;
+    const uint32_t H = c->hidden_size, d = c->head_dim, nq = c->num_attention_heads;
+    const uint32_t nkv = c->num_key_value_heads, group = nq / nkv;
+    const size_t q_dim = (size_t)nq * d, kv_dim = (size_t)nkv * d;
+    const uint32_t pos0 = ctx->position;
+
+    for (uint32_t t = 0; t < n; t++) rmsnorm(ctx->h + t * H, ctx->x + t * H, layer->attn_norm, H, c->rms_norm_eps);
+    gptoss_linear_bf16(m->kernels, layer->wq, layer->bq, q_dim, H, ctx->h, n, ctx->q);
+    gptoss_linear_bf16(m->kernels, layer->wk, layer->bk, kv_dim, H, ctx->h, n, ctx->k);
+    gptoss_linear_bf16(m->kernels, layer->wv, layer->bv, kv_dim, H, ctx->h, n, ctx->v);
+    for (uint32_t t = 0; t < n; t++) {
+        const float *table = ctx->rope_table + (size_t)t * d;
+        gptoss_rope_apply(&ctx->rope, table, ctx->q + t * q_dim, nq);
+        gptoss_rope_apply(&ctx->rope, table, ctx->k + t * kv_dim, nkv);
+    }
+
+    /* The batch's own keys are read from ctx->k/v, so every (token, head)
+     * pair is independent and the cache is written only afterwards. */
+    const attn_source src = {&ctx->cache, cache_layer, ctx->k, ctx->v, pos0};
+    const float scale = 1.0f / sqrtf((float)d);
+    const long pairs = (long)n * nq;
+#pragma omp parallel for schedule(dynamic, 4)
+    for (long i = 0; i < pairs; i++) {
+        const uint32_t t = (uint32_t)(i / nq), head = (uint32_t)(i % nq);
+        const uint32_t pos = pos0 + t;
+        const uint32_t first = gptoss_attention_first(pos, layer->sliding, c->sliding_window);
+        float *scores = ctx->scores + (size_t)omp_get_thread_num() * ctx->capacity;
+        gptoss_attend_head(ctx->q + t * q_dim + (size_t)head * d, &src, head / group, d, first, pos,
+                           bf16_to_f32(layer->sinks[head]), scale, scores, ctx->attn + t * q_dim + (size_t)head * d);
+    }
+    for (uint32_t t = 0; t < n; t++) {
+        memcpy(kv_key(&ctx->cache, cache_layer, pos0 + t), ctx->k + t * kv_dim, kv_dim * sizeof(float));
+        memcpy(kv_value(&ctx->cache, cache_layer, pos0 + t), ctx->v + t * kv_dim, kv_dim * sizeof(float));
+    }
+
+    /* Reuse h for the projected output before adding it to the residual. */
+    gptoss_linear_bf16(m->kernels, layer->wo, layer->bo, H, q_dim, ctx->attn, n, ctx->h);
+    for (size_t j = 0; j < (size_t)n * H; j++) ctx->x[j] += ctx->h[j];
+}
+
+static void mlp_block(gptoss_context *ctx, const gptoss_layer *layer, uint32_t n) {
+    const gptoss_config *c = &ctx->model->config;
+    const uint32_t H = c->hidden_size;
+    for (uint32_t t = 0; t < n; t++) rmsnorm(ctx->h + t * H, ctx->x + t * H, layer->mlp_norm, H, c->rms_norm_eps);
+    gptoss_moe_forward(ctx->model, layer, ctx->h, n, ctx->x, &ctx->moe);
+}
+
+/* Runs n <= MAX_BATCH tokens; writes logits for tokens [first_logit, n) into logits. */
+static void eval_batch(gptoss_context *ctx, const uint32_t *tokens, uint32_t n, uint32_t first_logit,
+                       float *logits) {
+    const gptoss_model *m = ctx->model;
+    const gptoss_config *c = &m->config;
+    const uint32_t H = c->hidden_size;
+    for (uint32_t t = 0; t < n; t++) {
+        const uint16_t *row = m->embed + (size_t)tokens[t] * H;
+        for (uint32_t j = 0; j < H; j++) ctx->x[(size_t)t * H + j] = bf16_to_f32(row[j]);
+        gptoss_rope_table(&ctx->rope, ctx->position + t, ctx->rope_table + (size_t)t * c->head_dim);
+    }
+    for (uint32_t l = 0; l < c->num_hidden_layers; l++) {
+        attention_block(ctx, &m->layers[l], &ctx->cache.layers[l], n);
+        mlp_block(ctx, &m->layers[l], n);
+    }
+    if (first_logit < n) {
+        const uint32_t count = n - first_logit;
+        for (uint32_t t = 0; t < count; t++)
+            rmsnorm(ctx->h + (size_t)t * H, ctx->x + (size_t)(first_logit + t) * H, m->final_norm, H,
+                    c->rms_norm_eps);
+        gptoss_linear_bf16(m->kernels, m->unembed, NULL, c->vocab_size, H, ctx->h, count, logits);
+    }
+    ctx->position += n;
+}
+
+gptoss_status gptoss_context_eval(gptoss_context *ctx, const uint32_t *tokens, uint32_t n_tokens,
+                                  gptoss_logits_mode mode, float *logits) {
+    const gptoss_config *c = &ctx->model->config;
+    if (n_tokens == 0) return gptoss_fail(GPTOSS_ERROR_INVALID_ARGUMENT, "no tokens to evaluate");
+    if (mode != GPTOSS_LOGITS_NONE && !logits)
+        return gptoss_fail(GPTOSS_ERROR_INVALID_ARGUMENT, "logits requested but no buffer given");
+    for (uint32_t i = 0; i < n_tokens; i++)
+        if (tokens[i] >= c->vocab_size)
+            return gptoss_fail(GPTOSS_ERROR_TOKEN_RANGE, "token id %u at index %u is out of range (vocab_size %u)",
+                               tokens[i], i, c->vocab_size);
+    if (n_tokens > ctx->capacity - ctx->position)
+        return gptoss_fail(GPTOSS_ERROR_CONTEXT_OVERFLOW,
+                           "context overflow: %u tokens held + %u new exceed the context of %u (raise --ctx)",
+                           ctx->position, n_tokens, ctx->capacity);
+    for (uint32_t done = 0; done < n_tokens;) {
+        const uint32_t n = n_tokens - done < MAX_BATCH ? n_tokens - done : MAX_BATCH;
+        const int last_chunk = done + n == n_tokens;
+        uint32_t first_logit = n; /* none */
+        float *out = NULL;
+        if (mode == GPTOSS_LOGITS_ALL) {
+            first_logit = 0;
+            out = logits + (size_t)done * c->vocab_size;
+        } else if (mode == GPTOSS_LOGITS_LAST && last_chunk) {
+            first_logit = n - 1;
+            out = logits;
+        }
+        eval_batch(ctx, tokens + done, n, first_logit, out);
+        done += n;
+    }
+    return GPTOSS_OK;
+}

@@ -1,0 +1,40 @@
+/* kvcache.h - per-layer key/value storage.
+ *
+ * Full-attention layers keep every position of the context; sliding layers
+ * keep only the last W positions in a ring buffer (slot = position mod W). */
+#ifndef GPTOSS_KVCACHE_H
+#define GPTOSS_KVCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gptoss.h"
+
+typedef struct kv_layer {
+    float *keys;     /* [slots][kv_dim], RoPE applied */
+    float *values;   /* [slots][kv_dim] */
+    uint32_t slots;  /* positions held: W for sliding layers, the context for full ones */
+} kv_layer;
+
+typedef struct kv_cache {
+    kv_layer *layers;
+    uint32_t n_layers;
+    uint32_t kv_dim;  /* nkv * head_dim */
+} kv_cache;
+
+/* Allocates caches for a context of capacity tokens. */
+gptoss_status kv_cache_init(kv_cache *cache, const gptoss_config *config, uint32_t capacity);
+void kv_cache_free(kv_cache *cache);
+
+/* Bytes the cache allocates. */
+uint64_t kv_cache_bytes(const kv_cache *cache);
+
+static inline float *kv_key(const kv_cache *cache, const kv_layer *layer, uint32_t position) {
+    return layer->keys + (size_t)(position % layer->slots) * cache->kv_dim;
+}
+
+static inline float *kv_value(const kv_cache *cache, const kv_layer *layer, uint32_t position) {
+    return layer->values + (size_t)(position % layer->slots) * cache->kv_dim;
+}
+
+#endif
