@@ -125,9 +125,11 @@ int cmd_generate(int argc, char **argv) {
     for (uint32_t i = 0; i < n_new; i++) printf(i ? ",%u" : "%u", generated[i]);
     printf("\n");
     fflush(stdout);
-    fprintf(stderr, "prefill: %u tokens in %.3f s (%.2f tok/s); decode: %u tokens in %.3f s (%.2f tok/s)\n",
+    fprintf(stderr,
+            "prefill: %u tokens in %.3f s (%.2f tok/s); decode: %u tokens in %.3f s (%.2f tok/s); "
+            "peak RSS %.2f GiB\n",
             n_prompt, prefill_time, n_prompt / prefill_time, n_new > 0 ? n_new - 1 : 0, decode_time,
-            n_new > 1 ? (n_new - 1) / decode_time : 0.0);
+            n_new > 1 ? (n_new - 1) / decode_time : 0.0, (double)peak_rss_bytes() / (1u << 30));
     status = 0;
 done:
     free(generated);

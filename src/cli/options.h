@@ -40,6 +40,9 @@ const char *option_value(int argc, char **argv, int *i);
 int open_model(const char *command, const run_options *options, gptoss_model **out_model,
                gptoss_context **out_context);
 
+/* Peak resident set size of this process in bytes. */
+uint64_t peak_rss_bytes(void);
+
 /* Seconds on a monotonic clock. */
 double now_seconds(void);
 
