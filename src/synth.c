@@ -1,46 +1,26 @@
-/* synth.c - random gpt-oss checkpoints in the release layout, streamed to
- * disk in small chunks so even the 120b shape needs only a few MB of RAM. */
+/* synth.c - random gpt-oss checkpoints in the release layout: presets,
+ * sizes, the tensor list and shard plan, and the JSON files. The tensor data
+ * itself is generated and streamed by synth_stream.c. */
 #include "synth.h"
 
 #include <cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
-#include "numeric.h"
+#include "synth_internal.h"
 
-/* Values of a tensor come from one PRNG stream per BLOCK_BYTES of output,
- * seeded from (seed, tensor, block): chunks can be generated in parallel and
- * the bytes do not depend on thread count or buffer size. */
-enum { BLOCK_BYTES = 1 << 16, GROUP_BLOCKS = 64, NAME_LEN = 96, MAX_LAYERS = 65536 };
+enum { MAX_LAYERS = 65536 };
 
 static const uint64_t AUTO_SINGLE_LIMIT = 2000000000ull; /* one file below 2 GB */
 static const uint64_t AUTO_SHARD_BYTES = 5000000000ull;  /* HF's 5 GB shards */
 static const uint64_t MAX_TOTAL_BYTES = 1ull << 53;      /* exact as a JSON double */
-
-typedef enum { FILL_NORMAL, FILL_BYTES, FILL_SCALES } fill_kind;
-
-typedef struct {
-    char name[NAME_LEN];
-    int is_u8;
-    uint32_t ndim;
-    uint64_t shape[4];
-    uint64_t nbytes;
-    fill_kind fill;
-    float mean, std;  /* FILL_NORMAL */
-    uint8_t scale_lo; /* FILL_SCALES: bytes in [scale_lo, scale_lo + 6] */
-    uint32_t index;   /* position in the canonical order; seeds the values */
-    uint32_t shard;
-    uint64_t begin;   /* data offset inside its shard */
-} synth_tensor;
 
 typedef struct {
     synth_tensor *t;
@@ -188,7 +168,7 @@ gptoss_status gptoss_synth_compute_sizes(const gptoss_config *cfg, gptoss_synth_
 
 /* ---- tensor list and shard plan --------------------------------------------------- */
 
-static void add_tensor(tensor_list *l, int is_u8, fill_kind fill, float mean, float std,
+static void add_tensor(tensor_list *l, int is_u8, synth_fill_kind fill, float mean, float std,
                        uint8_t lo, uint32_t ndim, const uint64_t *shape, const char *fmt, int layer) {
     synth_tensor *t = &l->t[l->n];
     memset(t, 0, sizeof *t);
@@ -209,7 +189,7 @@ static void add_tensor(tensor_list *l, int is_u8, fill_kind fill, float mean, fl
 }
 
 #define DIMS(...) (sizeof((uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t)), (uint64_t[]){__VA_ARGS__}
-#define NORMAL(mean, std) 0, FILL_NORMAL, mean, std, 0
+#define NORMAL(mean, std) 0, SYNTH_FILL_NORMAL, mean, std, 0
 
 /* All tensors in the order the release converter emits them (embeddings,
  * layer by layer, final norm, lm_head); stds from the fixtures' meta.json. */
@@ -237,14 +217,14 @@ static gptoss_status build_tensors(const gptoss_config *c, tensor_list *l) {
         add_tensor(l, NORMAL(1, 0.1f), DIMS(H), "model.layers.%d.post_attention_layernorm.weight", n);
         add_tensor(l, NORMAL(0, 0.1f), DIMS(E, H), "model.layers.%d.mlp.router.weight", n);
         add_tensor(l, NORMAL(0, 0.1f), DIMS(E), "model.layers.%d.mlp.router.bias", n);
-        add_tensor(l, 1, FILL_BYTES, 0, 0, 0, DIMS(E, 2 * I, H / 32, 16),
+        add_tensor(l, 1, SYNTH_FILL_BYTES, 0, 0, 0, DIMS(E, 2 * I, H / 32, 16),
                    "model.layers.%d.mlp.experts.gate_up_proj_blocks", n);
-        add_tensor(l, 1, FILL_SCALES, 0, 0, 119, DIMS(E, 2 * I, H / 32),
+        add_tensor(l, 1, SYNTH_FILL_SCALES, 0, 0, 119, DIMS(E, 2 * I, H / 32),
                    "model.layers.%d.mlp.experts.gate_up_proj_scales", n);
         add_tensor(l, NORMAL(0, 0.1f), DIMS(E, 2 * I), "model.layers.%d.mlp.experts.gate_up_proj_bias", n);
-        add_tensor(l, 1, FILL_BYTES, 0, 0, 0, DIMS(E, H, I / 32, 16),
+        add_tensor(l, 1, SYNTH_FILL_BYTES, 0, 0, 0, DIMS(E, H, I / 32, 16),
                    "model.layers.%d.mlp.experts.down_proj_blocks", n);
-        add_tensor(l, 1, FILL_SCALES, 0, 0, 115, DIMS(E, H, I / 32),
+        add_tensor(l, 1, SYNTH_FILL_SCALES, 0, 0, 115, DIMS(E, H, I / 32),
                    "model.layers.%d.mlp.experts.down_proj_scales", n);
         add_tensor(l, NORMAL(0, 0.05f), DIMS(E, H), "model.layers.%d.mlp.experts.down_proj_bias", n);
     }
@@ -289,108 +269,6 @@ static void assign_shards(tensor_list *l, uint32_t n) {
     }
 }
 
-/* safetensors' own order: BF16 (2-byte aligned) before U8, then by name. */
-static int data_order(const void *a, const void *b) {
-    const synth_tensor *x = *(synth_tensor *const *)a, *y = *(synth_tensor *const *)b;
-    if (x->is_u8 != y->is_u8) return x->is_u8 - y->is_u8;
-    return strcmp(x->name, y->name);
-}
-
-/* ---- random values -------------------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-typedef struct { uint64_t s[4]; } rng;
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-/* xoshiro256** */
-static inline uint64_t rng_next(rng *r) {
-    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-static void rng_seed(rng *r, uint64_t seed, uint32_t tensor, uint64_t block) {
-    uint64_t x = seed;
-    x = splitmix64(&x) + tensor;
-    x = splitmix64(&x) + block;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
-}
-
-/* Writes len bytes (len <= BLOCK_BYTES) of block `block` of tensor t. */
-static void fill_block(const synth_tensor *t, uint64_t seed, uint64_t block, uint8_t *out,
-                       size_t len) {
-    rng r;
-    rng_seed(&r, seed, t->index, block);
-    size_t i = 0;
-    if (t->fill == FILL_BYTES) {
-        for (; i + 8 <= len; i += 8) {
-            uint64_t v = rng_next(&r);
-            memcpy(out + i, &v, 8);
-        }
-        uint64_t v = rng_next(&r);
-        for (; i < len; i++, v >>= 8) out[i] = (uint8_t)v;
-    } else if (t->fill == FILL_SCALES) {
-        for (; i < len; i += 8) {
-            uint64_t v = rng_next(&r);
-            for (size_t j = 0; j < 8 && i + j < len; j++, v >>= 8)
-                out[i + j] = (uint8_t)(t->scale_lo + (((v & 0xff) * 7) >> 8));
-        }
-    } else {
-        /* Approximate normal: sum of four 16-bit uniforms (Irwin-Hall), centred
-         * and scaled to unit variance; exact integer math, cheap, deterministic. */
-        const float unit = 1.0f / 37837.23f; /* 1 / sqrt(4 * (65536^2 - 1) / 12) */
-        const float scale = t->std * unit;
-        for (; i < len; i += 2) {
-            uint64_t v = rng_next(&r);
-            int32_t sum = (int32_t)((v & 0xffff) + ((v >> 16) & 0xffff) + ((v >> 32) & 0xffff) +
-                                    (v >> 48)) - 131070;
-            uint16_t h = f32_to_bf16(t->mean + (float)sum * scale);
-            memcpy(out + i, &h, 2);
-        }
-    }
-}
-
-/* ---- output -------------------------------------------------------------------- */
-
-typedef struct {
-    int enabled, tty;
-    uint64_t done, total;
-    double start, last_draw;
-} progress;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void progress_draw(progress *p, const char *file, int force) {
-    double t = now_seconds();
-    if (!p->enabled || !p->tty || (!force && t - p->last_draw < 0.2)) return;
-    p->last_draw = t;
-    int width = 30, filled = p->total ? (int)((double)p->done / p->total * width) : width;
-    char bar[32];
-    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
-    bar[width] = 0;
-    double el = t - p->start;
-    fprintf(stderr, "\r[%s] %5.1f%%  %.2f/%.2f GB  %.0f MB/s  %s\033[K", bar,
-            p->total ? 100.0 * p->done / p->total : 100.0, p->done / 1e9, p->total / 1e9,
-            el > 0 ? p->done / 1e6 / el : 0.0, file);
-    fflush(stderr);
-}
-
 static char *join_path(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
@@ -400,6 +278,7 @@ static char *join_path(const char *dir, const char *name) {
 
 /* mkdir -p */
 static gptoss_status make_dirs(const char *dir) {
+    if (!*dir) return gptoss_fail(GPTOSS_ERROR_INVALID_ARGUMENT, "output directory is empty");
     char *path = strdup(dir);
     if (!path) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "%s: out of memory", dir);
     for (char *p = path + 1;; p++) {
@@ -581,108 +460,6 @@ static gptoss_status write_configs(const gptoss_config *c, const char *dir) {
     return write_json(dir, "generation_config.json", g);
 }
 
-/* Appends to a growing string; returns 0 when out of memory. */
-typedef struct { char *s; size_t len, cap; } strbuf;
-
-static int sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int sb_printf(strbuf *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) return 0;
-        if (b->s && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return 1;
-        }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) return 0;
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
-/* Writes one safetensors file holding the tensors of shard s. */
-static gptoss_status write_shard(tensor_list *l, uint32_t s, const char *path, int metadata,
-                                 uint64_t seed, uint8_t *buf, progress *pg) {
-    synth_tensor **order = malloc(l->n * sizeof *order);
-    strbuf h = {0};
-    FILE *f = NULL;
-    gptoss_status st = GPTOSS_OK;
-    const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    if (!order) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < l->n; i++)
-        if (l->t[i].shard == s) order[n++] = &l->t[i];
-    qsort(order, n, sizeof *order, data_order);
-
-    int ok = sb_printf(&h, "{%s", metadata ? "\"__metadata__\":{\"format\":\"pt\"}," : "");
-    uint64_t offset = 0;
-    for (uint32_t i = 0; i < n && ok; i++) {
-        synth_tensor *t = order[i];
-        t->begin = offset;
-        offset += t->nbytes;
-        ok = sb_printf(&h, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "", t->name,
-                       t->is_u8 ? "U8" : "BF16");
-        for (uint32_t d = 0; d < t->ndim && ok; d++)
-            ok = sb_printf(&h, "%s%llu", d ? "," : "", (unsigned long long)t->shape[d]);
-        ok = ok && sb_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)t->begin,
-                             (unsigned long long)offset);
-    }
-    ok = ok && sb_printf(&h, "}");
-    while (ok && h.len % 8) ok = sb_printf(&h, " "); /* data starts 8-byte aligned */
-    if (!ok) {
-        st = gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "%s: header: out of memory", path);
-        goto done;
-    }
-    f = fopen(path, "wb");
-    if (!f) {
-        st = gptoss_fail(GPTOSS_ERROR_IO, "%s: cannot create: %s", path, strerror(errno));
-        goto done;
-    }
-    uint8_t len_le[8];
-    for (int i = 0; i < 8; i++) len_le[i] = (uint8_t)((uint64_t)h.len >> (8 * i));
-    if (fwrite(len_le, 1, 8, f) != 8 || fwrite(h.s, 1, h.len, f) != h.len) goto write_error;
-
-    for (uint32_t i = 0; i < n; i++) {
-        const synth_tensor *t = order[i];
-        uint64_t nblocks = (t->nbytes + BLOCK_BYTES - 1) / BLOCK_BYTES;
-        for (uint64_t g = 0; g < nblocks; g += GROUP_BLOCKS) {
-            int64_t count = (int64_t)(nblocks - g < GROUP_BLOCKS ? nblocks - g : GROUP_BLOCKS);
-            uint64_t bytes = t->nbytes - g * BLOCK_BYTES;
-            if (bytes > (uint64_t)count * BLOCK_BYTES) bytes = (uint64_t)count * BLOCK_BYTES;
-#pragma omp parallel for schedule(static) if (count > 1)
-            for (int64_t b = 0; b < count; b++) {
-                uint64_t off = (g + (uint64_t)b) * BLOCK_BYTES;
-                uint64_t len = t->nbytes - off < BLOCK_BYTES ? t->nbytes - off : BLOCK_BYTES;
-                fill_block(t, seed, g + (uint64_t)b, buf + (size_t)b * BLOCK_BYTES, (size_t)len);
-            }
-            if (fwrite(buf, 1, (size_t)bytes, f) != bytes) goto write_error;
-            pg->done += bytes;
-            progress_draw(pg, file, 0);
-        }
-    }
-    FILE *closing = f;
-    f = NULL;
-    if (fclose(closing) != 0) goto write_error;
-    progress_draw(pg, file, 1);
-    if (pg->enabled && !pg->tty)
-        fprintf(stderr, "synth: wrote %s (%.1f MB, %u tensors)\n", path,
-                (8 + h.len + offset) / 1e6, n);
-    goto done;
-write_error:
-    st = gptoss_fail(GPTOSS_ERROR_IO, "%s: write failed: %s", path, strerror(errno));
-    if (f) fclose(f);
-    remove(path); /* no truncated shard left behind */
-done:
-    free(order);
-    free(h.s);
-    return st;
-}
-
 static gptoss_status write_index(const tensor_list *l, const char *dir, char **names) {
     cJSON *r = cJSON_CreateObject();
     cJSON *m = cJSON_AddObjectToObject(r, "metadata");
@@ -697,7 +474,6 @@ gptoss_status gptoss_synth_write(const gptoss_config *cfg, const char *out_dir, 
                                  uint32_t n_shards, int show_progress) {
     gptoss_status st = gptoss_synth_validate(cfg);
     if (st != GPTOSS_OK) return st;
-    tensor_list l;
     if (n_shards == 0) n_shards = gptoss_synth_auto_shards(cfg);
     uint32_t n_tensors = 19 * cfg->num_hidden_layers + 3;
     if (n_shards > n_tensors || n_shards > 99999)
@@ -707,32 +483,40 @@ gptoss_status gptoss_synth_write(const gptoss_config *cfg, const char *out_dir, 
     if ((st = make_dirs(out_dir)) != GPTOSS_OK) return st;
     if ((st = remove_old_weights(out_dir, show_progress)) != GPTOSS_OK) return st;
     if ((st = write_configs(cfg, out_dir)) != GPTOSS_OK) return st;
+    tensor_list l;
     if ((st = build_tensors(cfg, &l)) != GPTOSS_OK) return st;
     assign_shards(&l, n_shards);
 
-    uint8_t *buf = malloc((size_t)GROUP_BLOCKS * BLOCK_BYTES);
+    synth_writer *w = NULL;
+    synth_tensor **group = malloc(l.n * sizeof *group);
     char **names = calloc(n_shards, sizeof *names);
-    progress pg = {show_progress != 0, isatty(STDERR_FILENO), 0, l.total, now_seconds(), 0};
-    if (!buf || !names) st = gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "%s: out of memory", out_dir);
-    for (uint32_t s = 0; st == GPTOSS_OK && s < n_shards; s++) {
+    if (!group || !names) st = gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "%s: out of memory", out_dir);
+    if (st == GPTOSS_OK) st = synth_writer_create(seed, l.total, show_progress, &w);
+    for (uint32_t s = 0, first = 0; st == GPTOSS_OK && s < n_shards; s++) {
         char name[64];
         if (n_shards == 1)
             snprintf(name, sizeof name, "model.safetensors");
         else
             snprintf(name, sizeof name, "model-%05u-of-%05u.safetensors", s, n_shards - 1);
+        uint32_t count = 0; /* shards are contiguous runs of the canonical order */
+        while (first + count < l.n && l.t[first + count].shard == s) {
+            group[count] = &l.t[first + count];
+            count++;
+        }
+        first += count;
         names[s] = strdup(name);
         char *path = join_path(out_dir, name);
         if (!names[s] || !path)
             st = gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "%s: out of memory", out_dir);
         else
-            st = write_shard(&l, s, path, n_shards == 1, seed, buf, &pg);
+            st = synth_writer_file(w, group, count, path, n_shards == 1);
         free(path);
     }
-    if (pg.enabled && pg.tty) fputc('\n', stderr);
+    synth_writer_free(w);
     if (st == GPTOSS_OK && n_shards > 1) st = write_index(&l, out_dir, names);
     for (uint32_t s = 0; names && s < n_shards; s++) free(names[s]);
     free(names);
-    free(buf);
+    free(group);
     free(l.t);
     return st;
 }

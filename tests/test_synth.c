@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -411,6 +413,7 @@ Test(synth, invalid_configs) {
     gptoss_synth_sizes s;
     cr_assert_neq(gptoss_synth_compute_sizes(&c, &s), GPTOSS_OK);
     cr_assert_eq(gptoss_synth_write(&c, "/nonexistent/never", 0, 1, 0), GPTOSS_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(gptoss_synth_write(&good, "", 0, 1, 0), GPTOSS_ERROR_INVALID_ARGUMENT);
     cr_assert_eq(gptoss_synth_set_layers(&c, 0), GPTOSS_ERROR_INVALID_ARGUMENT);
     cr_assert_eq(gptoss_synth_preset("13b", &c), GPTOSS_ERROR_INVALID_ARGUMENT);
     cr_assert(strstr(gptoss_last_error(), "13b"));
@@ -428,6 +431,39 @@ Test(synth, unwritable_dir_names_path, .init = make_tmp, .fini = drop_tmp) {
     snprintf(under, sizeof under, "%s/sub", file);
     cr_assert_eq(gptoss_synth_write(&c, under, 0, 1, 0), GPTOSS_ERROR_IO);
     cr_assert(strstr(gptoss_last_error(), file), "message: %s", gptoss_last_error());
+    gptoss_synth_release(&c);
+}
+
+/* A full disk: the write fails with a message naming the file, and no
+ * truncated weight file is left. RLIMIT_FSIZE stands in for ENOSPC. */
+Test(synth, disk_full, .init = make_tmp, .fini = drop_tmp) {
+    gptoss_config c = custom_config();
+    gptoss_synth_sizes s;
+    cr_assert_eq(gptoss_synth_compute_sizes(&c, &s), GPTOSS_OK);
+    cr_assert_gt(s.total_tensor_bytes, 200000);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct rlimit lim = {100000, 100000};
+        signal(SIGXFSZ, SIG_IGN); /* get EFBIG from write() instead of a signal */
+        setrlimit(RLIMIT_FSIZE, &lim);
+        gptoss_status st = gptoss_synth_write(&c, tmp_root, 0, 1, 0);
+        int named = strstr(gptoss_last_error(), "model.safetensors: write failed") != NULL;
+        _exit(st == GPTOSS_ERROR_IO && named ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "write did not fail cleanly");
+    cr_assert(access(path_in(tmp_root, "model.safetensors"), F_OK) != 0, "partial file left");
+    cr_assert_eq(access(path_in(tmp_root, "config.json"), F_OK), 0);
+    /* A JSON file that cannot be written: /dev/full fails at fclose. */
+    if (access("/dev/full", W_OK) == 0) {
+        cr_assert_eq(unlink(path_in(tmp_root, "config.json")), 0);
+        cr_assert_eq(symlink("/dev/full", path_in(tmp_root, "config.json")), 0);
+        cr_assert_eq(gptoss_synth_write(&c, tmp_root, 0, 1, 0), GPTOSS_ERROR_IO);
+        cr_assert(strstr(gptoss_last_error(), "config.json: write failed"), "message: %s",
+                  gptoss_last_error());
+    }
     gptoss_synth_release(&c);
 }
 

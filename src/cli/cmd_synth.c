@@ -111,6 +111,14 @@ static int copy_tokenizer(const char *file, const char *dir) {
     return ok;
 }
 
+/* "13.76 GB" / "51.7 MB" / "4.1 kB" */
+static const char *human(uint64_t bytes, char buf[32]) {
+    if (bytes >= 1000000000ull) snprintf(buf, 32, "%.2f GB", bytes / 1e9);
+    else if (bytes >= 1000000ull) snprintf(buf, 32, "%.1f MB", bytes / 1e6);
+    else snprintf(buf, 32, "%.1f kB", bytes / 1e3);
+    return buf;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -213,11 +221,12 @@ int cmd_synth(int argc, char **argv) {
             preset, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads,
             cfg.num_key_value_heads, cfg.head_dim, cfg.num_hidden_layers, cfg.num_local_experts,
             cfg.num_experts_per_tok, cfg.vocab_size, cfg.sliding_window);
+    char total_text[32], mxfp4_text[32];
     fprintf(stderr,
-            "synth: %.2f GB of tensors (%" PRIu64 " BF16 params, %.2f GB MXFP4) in %u file%s "
-            "to %s, seed %" PRIu64 "\n",
-            sz.total_tensor_bytes / 1e9, sz.bf16_params, sz.mxfp4_bytes / 1e9, n_shards,
-            n_shards == 1 ? "" : "s", out, seed);
+            "synth: %s of tensors (%" PRIu64 " BF16 params, %s MXFP4) in %u file%s to %s, "
+            "seed %" PRIu64 "\n",
+            human(sz.total_tensor_bytes, total_text), sz.bf16_params,
+            human(sz.mxfp4_bytes, mxfp4_text), n_shards, n_shards == 1 ? "" : "s", out, seed);
     double start = now_seconds();
     if (gptoss_synth_write(&cfg, out, seed, n_shards, 1) != GPTOSS_OK) {
         fprintf(stderr, "gptoss synth: %s\n", gptoss_last_error());
