@@ -520,6 +520,10 @@ Test(synth, cli, .init = make_tmp, .fini = drop_tmp) {
     cr_assert(same_file(path_in(m, "tokenizer.json"), path_in(tok, "tokenizer.json")));
     cr_assert(same_file(path_in(m, "tokenizer_config.json"), path_in(tok, "tokenizer_config.json")));
     cr_assert_eq(access(path_in(m, "model.safetensors"), F_OK), 0);
+    /* The tokenizer already in DIR: left intact, not truncated by copying onto itself. */
+    snprintf(args, sizeof args, "--out %s --layers 2 --vocab 64 --tokenizer %s/tokenizer.json", m, m);
+    cr_assert_eq(run(args, out, sizeof out), 0);
+    cr_assert(same_file(path_in(m, "tokenizer.json"), path_in(tok, "tokenizer.json")));
     snprintf(args, sizeof args, "--out %s/m --tokenizer %s/missing.json", tmp_root, tok);
     cr_assert_eq(run(args, out, sizeof out), 2);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "commands.h"
@@ -79,6 +80,11 @@ static int copy_file(const char *src, const char *dir, const char *name) {
     char *dst = malloc(n);
     if (!dst) return 0;
     snprintf(dst, n, "%s/%s", dir, name);
+    struct stat a, b; /* copying a file onto itself would truncate it */
+    if (stat(src, &a) == 0 && stat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        free(dst);
+        return 1;
+    }
     FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
     int ok = in && out;
     char buf[1 << 16];
