@@ -482,7 +482,7 @@ static int run(const char *args, char *out, size_t cap) {
 }
 
 Test(synth, cli, .init = make_tmp, .fini = drop_tmp) {
-    char out[4096], args[1024];
+    char out[4096], args[2048];
     cr_assert_eq(run("--preset 20b --dry-run", out, sizeof out), 0);
     cr_assert_str_eq(out, "{\"bf16_params\":1804459584,\"mxfp4_bytes\":10152345600,"
                           "\"total_bytes\":13761264768,\"n_tensors\":459,\"shards\":3}\n");
