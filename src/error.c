@@ -7,6 +7,13 @@
 
 static _Thread_local char last_error[1024];
 
+/* Names and values in messages come from untrusted files: replace control
+ * characters (newlines above all) so a message stays one printable line. */
+static void make_one_line(char *text) {
+    for (unsigned char *p = (unsigned char *)text; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 const char *gptoss_last_error(void) { return last_error; }
 
 gptoss_status gptoss_fail(gptoss_status status, const char *format, ...) {
@@ -14,6 +21,7 @@ gptoss_status gptoss_fail(gptoss_status status, const char *format, ...) {
     va_start(args, format);
     vsnprintf(last_error, sizeof last_error, format, args);
     va_end(args);
+    make_one_line(last_error);
     return status;
 }
 
@@ -26,6 +34,7 @@ gptoss_status gptoss_fail_context(gptoss_status status, const char *format, ...)
     vsnprintf(prefix, sizeof prefix, format, args);
     va_end(args);
     snprintf(last_error, sizeof last_error, "%s: %s", prefix, previous);
+    make_one_line(last_error);
     return status;
 }
 

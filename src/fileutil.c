@@ -2,17 +2,25 @@
 #include "fileutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 
 gptoss_status gptoss_read_text_file(const char *path, size_t max_bytes, char **out_text) {
     *out_text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return gptoss_fail(GPTOSS_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (refused below). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return gptoss_fail(GPTOSS_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return gptoss_fail(GPTOSS_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
     struct stat info;
     if (fstat(fileno(f), &info) != 0 || !S_ISREG(info.st_mode)) {
         fclose(f);

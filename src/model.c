@@ -204,6 +204,21 @@ static gptoss_status bind_all(gptoss_model *m, binder *b) {
             s = gptoss_fail(GPTOSS_ERROR_TENSOR, "%s: unexpected tensor '%s' (config.json: %u layers)",
                             base_name(b->entries[i].tensor->file->path), b->entries[i].name,
                             c->num_hidden_layers);
+    /* Sharded: every tensor of every shard must be the one the index names,
+     * so a stray tensor, or a second copy in another shard, is not ignored. */
+    for (uint32_t f = 0; f < m->n_files && s == GPTOSS_OK; f++)
+        for (uint32_t i = 0; i < m->files[f]->n_tensors && s == GPTOSS_OK; i++) {
+            const st_tensor *t = &m->files[f]->tensors[i];
+            tensor_entry key = {.name = t->name};
+            const tensor_entry *e = bsearch(&key, b->entries, b->n_entries, sizeof key, compare_entries);
+            if (!e)
+                s = gptoss_fail(GPTOSS_ERROR_TENSOR, "%s: tensor '%s' is not listed in model.safetensors.index.json",
+                                base_name(m->files[f]->path), t->name);
+            else if (e->tensor != t)
+                s = gptoss_fail(GPTOSS_ERROR_TENSOR,
+                                "%s: tensor '%s' is stored twice (model.safetensors.index.json puts it in %s)",
+                                base_name(m->files[f]->path), t->name, base_name(e->tensor->file->path));
+        }
     return s;
 }
 

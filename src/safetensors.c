@@ -97,12 +97,18 @@ static gptoss_status parse_tensor(const cJSON *entry, const char *file, uint64_t
         !json_u64(cJSON_GetArrayItem(offsets, 0), &begin) || !json_u64(cJSON_GetArrayItem(offsets, 1), &end))
         return gptoss_fail(GPTOSS_ERROR_FORMAT, "%s: tensor '%s': data_offsets must be two non-negative integers",
                            file, name);
-    if (begin > end || end > data_size)
+    if (begin > end)
+        return gptoss_fail(GPTOSS_ERROR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] begin after end", file,
+                           name, (unsigned long long)begin, (unsigned long long)end);
+    if (end > data_size)
         return gptoss_fail(GPTOSS_ERROR_FORMAT,
                            "%s: tensor '%s': data_offsets [%llu, %llu] outside the data area of %llu bytes",
                            file, name, (unsigned long long)begin, (unsigned long long)end,
                            (unsigned long long)data_size);
-    if (overflow || end - begin != nbytes)
+    if (overflow)
+        return gptoss_fail(GPTOSS_ERROR_FORMAT, "%s: tensor '%s': dtype %s x shape overflows 64 bits", file, name,
+                           st_dtype_name(tensor->dtype));
+    if (end - begin != nbytes)
         return gptoss_fail(GPTOSS_ERROR_FORMAT,
                            "%s: tensor '%s': data_offsets span %llu bytes but dtype %s x shape needs %llu",
                            file, name, (unsigned long long)(end - begin), st_dtype_name(tensor->dtype),
@@ -139,11 +145,17 @@ static gptoss_status check_layout(st_file *file, const char *shown) {
         if (!strcmp(sorted[i - 1].name, sorted[i].name))
             status = gptoss_fail(GPTOSS_ERROR_FORMAT, "%s: tensor '%s' appears twice", shown, sorted[i].name);
     qsort(sorted, n, sizeof *sorted, compare_offsets);
-    for (size_t i = 1; i < n && status == GPTOSS_OK; i++) {
-        const st_tensor *prev = &sorted[i - 1], *cur = &sorted[i];
-        if (cur->nbytes && prev->nbytes && cur->offset < prev->offset + prev->nbytes)
-            status = gptoss_fail(GPTOSS_ERROR_FORMAT, "%s: tensors '%s' and '%s' overlap", shown, prev->name,
+    /* Compare each tensor with the one reaching furthest before it, not just
+     * its neighbour: an empty tensor or a short one in between would hide an
+     * overlap with a long tensor. */
+    const st_tensor *reach = NULL;
+    for (size_t i = 0; i < n && status == GPTOSS_OK; i++) {
+        const st_tensor *cur = &sorted[i];
+        if (!cur->nbytes) continue;
+        if (reach && cur->offset < reach->offset + reach->nbytes)
+            status = gptoss_fail(GPTOSS_ERROR_FORMAT, "%s: tensors '%s' and '%s' overlap", shown, reach->name,
                                  cur->name);
+        if (!reach || cur->offset + cur->nbytes > reach->offset + reach->nbytes) reach = cur;
     }
     free(sorted);
     return status;
@@ -194,7 +206,9 @@ static gptoss_status parse_header(st_file *file, const char *shown) {
 gptoss_status st_file_open(const char *path, st_file **out_file) {
     *out_file = NULL;
     const char *shown = base_name(path);
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; the S_ISREG
+     * check below then refuses it. No effect on regular files. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return gptoss_fail(GPTOSS_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat info;
     if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
