@@ -73,9 +73,23 @@ typedef struct gptoss_model gptoss_model;
 typedef struct gptoss_context gptoss_context;
 typedef struct gptoss_sampler gptoss_sampler;
 
+/* How activations meet the weights.
+ * EXACT: float32 activations against the stored BF16/MXFP4 weights (matches
+ *        the reference implementation).
+ * FAST:  activations quantised to int8 per 32 values; the BF16 attention and
+ *        unembedding matrices requantised once to int8 (cached on disk under
+ *        $XDG_CACHE_HOME/gptoss or ~/.cache/gptoss and mapped, not copied). */
+typedef enum gptoss_precision {
+    GPTOSS_PRECISION_EXACT = 0,
+    GPTOSS_PRECISION_FAST,
+} gptoss_precision;
+
 /* Options for gptoss_model_load; zero-initialise for the defaults. */
 typedef struct gptoss_model_options {
-    gptoss_kernel_isa kernels; /* AUTO: best available */
+    gptoss_kernel_isa kernels;   /* AUTO: best available */
+    gptoss_precision precision;  /* EXACT by default */
+    const char *cache_dir;       /* NULL: $XDG_CACHE_HOME/gptoss, else ~/.cache/gptoss */
+    int show_progress;           /* 1: progress bar on stderr while building a cache */
 } gptoss_model_options;
 
 /* Maps the safetensors of a Hugging Face gpt-oss folder (config.json plus
@@ -93,6 +107,14 @@ const gptoss_config *gptoss_model_config(const gptoss_model *model);
 
 /* Name of the kernel set the model computes with ("scalar", "avx2", ...). */
 const char *gptoss_model_kernels(const gptoss_model *model);
+
+/* The precision the model computes in. */
+gptoss_precision gptoss_model_precision(const gptoss_model *model);
+
+/* Weight bytes one decoded token reads (the experts of k of E, every dense
+ * matrix in the precision's format): the bound on decode speed is
+ * read bandwidth / this. */
+uint64_t gptoss_model_bytes_per_token(const gptoss_model *model);
 
 /* Total bytes of the mapped weight files. */
 uint64_t gptoss_model_file_bytes(const gptoss_model *model);

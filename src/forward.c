@@ -33,7 +33,17 @@ struct gptoss_context {
     float *x, *h, *q, *k, *v, *attn, *rope_table;
     float *scores;          /* [threads][capacity] attention scores */
     int n_threads;
+    int fast;               /* int8 activations (fast precision) */
+    q8_buffer act_q8;       /* quantised activations of the batch */
 };
+
+/* The batch's rows of x quantised for the fast kernels; NULL in exact precision. */
+static const gptoss_q8_acts *quantized(gptoss_context *ctx, const float *x, uint32_t n, size_t cols,
+                                       gptoss_q8_acts *out) {
+    if (!ctx->fast || cols % GPTOSS_QBLOCK) return NULL;
+    *out = gptoss_quantize_rows(ctx->model->kernels, x, n, cols, &ctx->act_q8);
+    return out;
+}
 
 static void rmsnorm(float *out, const float *x, const uint16_t *gain, size_t n, float eps) {
     double sum = 0.0;
@@ -60,7 +70,9 @@ gptoss_status gptoss_context_create(gptoss_model *model, uint32_t n_ctx, gptoss_
     const size_t kv_dim = (size_t)c->num_key_value_heads * c->head_dim;
     gptoss_status s = kv_cache_init(&ctx->cache, c, n_ctx);
     if (s == GPTOSS_OK) s = gptoss_rope_init(&ctx->rope, c);
-    if (s == GPTOSS_OK) s = moe_scratch_init(&ctx->moe, c, MAX_BATCH);
+    ctx->fast = model->precision == GPTOSS_PRECISION_FAST;
+    if (s == GPTOSS_OK) s = moe_scratch_init(&ctx->moe, c, MAX_BATCH, ctx->fast);
+    if (s == GPTOSS_OK && ctx->fast) s = q8_buffer_init(&ctx->act_q8, B * (H > q_dim ? H : q_dim));
     if (s == GPTOSS_OK) {
         ctx->x = malloc(B * H * sizeof(float));
         ctx->h = malloc(B * H * sizeof(float));
@@ -86,6 +98,7 @@ void gptoss_context_free(gptoss_context *ctx) {
     kv_cache_free(&ctx->cache);
     gptoss_rope_free(&ctx->rope);
     moe_scratch_free(&ctx->moe);
+    q8_buffer_free(&ctx->act_q8);
     free(ctx->x);
     free(ctx->h);
     free(ctx->q);
@@ -111,9 +124,11 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
     const uint32_t pos0 = ctx->position;
 
     for (uint32_t t = 0; t < n; t++) rmsnorm(ctx->h + t * H, ctx->x + t * H, layer->attn_norm, H, c->rms_norm_eps);
-    gptoss_linear_bf16(m->kernels, layer->wq, layer->bq, q_dim, H, ctx->h, n, ctx->q);
-    gptoss_linear_bf16(m->kernels, layer->wk, layer->bk, kv_dim, H, ctx->h, n, ctx->k);
-    gptoss_linear_bf16(m->kernels, layer->wv, layer->bv, kv_dim, H, ctx->h, n, ctx->v);
+    gptoss_q8_acts hq;
+    const gptoss_q8_acts *h8 = quantized(ctx, ctx->h, n, H, &hq);
+    gptoss_linear_dense(m->kernels, layer->wq, &layer->wq8, layer->bq, q_dim, H, ctx->h, h8, n, ctx->q);
+    gptoss_linear_dense(m->kernels, layer->wk, &layer->wk8, layer->bk, kv_dim, H, ctx->h, h8, n, ctx->k);
+    gptoss_linear_dense(m->kernels, layer->wv, &layer->wv8, layer->bv, kv_dim, H, ctx->h, h8, n, ctx->v);
     for (uint32_t t = 0; t < n; t++) {
         const float *table = ctx->rope_table + (size_t)t * d;
         gptoss_rope_apply(&ctx->rope, table, ctx->q + t * q_dim, nq);
@@ -140,7 +155,9 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
     }
 
     /* Reuse h for the projected output before adding it to the residual. */
-    gptoss_linear_bf16(m->kernels, layer->wo, layer->bo, H, q_dim, ctx->attn, n, ctx->h);
+    gptoss_q8_acts aq;
+    const gptoss_q8_acts *a8 = quantized(ctx, ctx->attn, n, q_dim, &aq);
+    gptoss_linear_dense(m->kernels, layer->wo, &layer->wo8, layer->bo, H, q_dim, ctx->attn, a8, n, ctx->h);
     for (size_t j = 0; j < (size_t)n * H; j++) ctx->x[j] += ctx->h[j];
 }
 
@@ -148,7 +165,8 @@ static void mlp_block(gptoss_context *ctx, const gptoss_layer *layer, uint32_t n
     const gptoss_config *c = &ctx->model->config;
     const uint32_t H = c->hidden_size;
     for (uint32_t t = 0; t < n; t++) rmsnorm(ctx->h + t * H, ctx->x + t * H, layer->mlp_norm, H, c->rms_norm_eps);
-    gptoss_moe_forward(ctx->model, layer, ctx->h, n, ctx->x, &ctx->moe);
+    gptoss_q8_acts hq;
+    gptoss_moe_forward(ctx->model, layer, ctx->h, quantized(ctx, ctx->h, n, H, &hq), n, ctx->x, &ctx->moe);
 }
 
 /* Runs n <= MAX_BATCH tokens; writes logits for tokens [first_logit, n) into logits. */
@@ -171,7 +189,9 @@ static void eval_batch(gptoss_context *ctx, const uint32_t *tokens, uint32_t n, 
         for (uint32_t t = 0; t < count; t++)
             rmsnorm(ctx->h + (size_t)t * H, ctx->x + (size_t)(first_logit + t) * H, m->final_norm, H,
                     c->rms_norm_eps);
-        gptoss_linear_bf16(m->kernels, m->unembed, NULL, c->vocab_size, H, ctx->h, count, logits);
+        gptoss_q8_acts hq;
+        const gptoss_q8_acts *h8 = quantized(ctx, ctx->h, count, H, &hq);
+        gptoss_linear_dense(m->kernels, m->unembed, &m->unembed8, NULL, c->vocab_size, H, ctx->h, h8, count, logits);
     }
     ctx->position += n;
 }

@@ -1,20 +1,43 @@
-/* linear.h - y = W x + b over a batch, rows split across OpenMP threads. */
+/* linear.h - y = W x + b over a batch, output rows split across OpenMP threads,
+ * in either precision. */
 #ifndef GPTOSS_LINEAR_H
 #define GPTOSS_LINEAR_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gptoss.h"
 #include "kernels.h"
 
-/* y[t][r] = W[r] . x[t] + bias[r] for n_tokens rows of x ([n][cols]) into y ([n][rows]).
- * bias may be NULL. */
+/* Storage for int8-quantised activations of up to `values` floats. */
+typedef struct q8_buffer {
+    int8_t *q;
+    float *scale;
+    int32_t *sum;
+} q8_buffer;
+
+gptoss_status q8_buffer_init(q8_buffer *buffer, size_t values);
+void q8_buffer_free(q8_buffer *buffer);
+
+/* Quantises n_tokens rows of x ([n][cols], cols % 32 == 0) into buffer. */
+gptoss_q8_acts gptoss_quantize_rows(const gptoss_kernels *kernels, const float *x, size_t n_tokens, size_t cols,
+                                    q8_buffer *buffer);
+
+/* The view of rows [first, first + count) of quantised activations. */
+gptoss_q8_acts gptoss_q8_acts_offset(const gptoss_q8_acts *acts, size_t first);
+
+/* Rows per work item when `rows` output rows are split across threads. */
+size_t gptoss_rows_per_chunk(size_t rows, size_t n_tokens);
+
+/* y[t][r] = W[r] . x[t] + bias[r] for a BF16 matrix (bias may be NULL).
+ * With w_q8 (an int8 copy, q != NULL) and xq (x quantised), runs the fast
+ * int8 kernel instead. */
+void gptoss_linear_dense(const gptoss_kernels *kernels, const uint16_t *w, const gptoss_q8_matrix *w_q8,
+                         const uint16_t *bias, size_t rows, size_t cols, const float *x, const gptoss_q8_acts *xq,
+                         size_t n_tokens, float *y);
+
+/* The exact BF16 path only. */
 void gptoss_linear_bf16(const gptoss_kernels *kernels, const uint16_t *w, const uint16_t *bias, size_t rows,
                         size_t cols, const float *x, size_t n_tokens, float *y);
-
-/* Same for an MXFP4 matrix given as blocks [rows][cols/32][16] and scales [rows][cols/32]. */
-void gptoss_linear_mxfp4(const gptoss_kernels *kernels, const uint8_t *blocks, const uint8_t *scales,
-                         const uint16_t *bias, size_t rows, size_t cols, const float *x, size_t n_tokens,
-                         float *y);
 
 #endif

@@ -243,6 +243,8 @@ gptoss_status gptoss_model_load(const char *dir, const gptoss_model_options *opt
     }
     if (s == GPTOSS_OK) s = bind_all(m, &b);
     free(b.entries);
+    m->precision = options ? options->precision : GPTOSS_PRECISION_EXACT;
+    if (s == GPTOSS_OK && m->precision == GPTOSS_PRECISION_FAST) s = gptoss_q8cache_attach(m, options);
     if (s != GPTOSS_OK) {
         gptoss_model_free(m);
         return s;
@@ -253,6 +255,7 @@ gptoss_status gptoss_model_load(const char *dir, const gptoss_model_options *opt
 
 void gptoss_model_free(gptoss_model *m) {
     if (!m) return;
+    gptoss_q8cache_release(&m->q8);
     for (uint32_t i = 0; i < m->n_files; i++) st_file_close(m->files[i]);
     free(m->files);
     free(m->layers);
@@ -263,3 +266,29 @@ void gptoss_model_free(gptoss_model *m) {
 const gptoss_config *gptoss_model_config(const gptoss_model *m) { return &m->config; }
 const char *gptoss_model_kernels(const gptoss_model *m) { return m->kernels->name; }
 uint64_t gptoss_model_file_bytes(const gptoss_model *m) { return m->file_bytes; }
+gptoss_precision gptoss_model_precision(const gptoss_model *m) { return m->precision; }
+
+/* Bytes of one dense matrix in the format the model reads it in. */
+static uint64_t dense_bytes(const gptoss_model *m, const gptoss_q8_matrix *q8, uint64_t rows, uint64_t cols) {
+    if (m->precision == GPTOSS_PRECISION_FAST && q8->q) return rows * cols + rows * cols / 32 * 2;
+    return rows * cols * 2;
+}
+
+uint64_t gptoss_model_bytes_per_token(const gptoss_model *m) {
+    const gptoss_config *c = &m->config;
+    const uint64_t H = c->hidden_size, I = c->intermediate_size, E = c->num_local_experts;
+    const uint64_t q_dim = (uint64_t)c->num_attention_heads * c->head_dim;
+    const uint64_t kv_dim = (uint64_t)c->num_key_value_heads * c->head_dim;
+    /* One expert: gate_up and down blocks (16 B per 32) + scales (1 B per 32) + biases. */
+    const uint64_t expert = (2 * I * H + H * I) / 32 * 17 + (2 * I + H) * 2;
+    uint64_t total = 0;
+    for (uint32_t l = 0; l < c->num_hidden_layers; l++) {
+        const gptoss_layer *layer = &m->layers[l];
+        total += dense_bytes(m, &layer->wq8, q_dim, H) + dense_bytes(m, &layer->wk8, kv_dim, H) +
+                 dense_bytes(m, &layer->wv8, kv_dim, H) + dense_bytes(m, &layer->wo8, H, q_dim);
+        total += (q_dim + 2 * kv_dim + H) * 2 + c->num_attention_heads * 2 + 2 * H * 2; /* biases, sinks, norms */
+        total += E * H * 2 + E * 2 + c->num_experts_per_tok * expert;                   /* router + k experts */
+    }
+    total += dense_bytes(m, &m->unembed8, c->vocab_size, H) + H * 2 + H * 2; /* lm_head, final norm, one embedding row */
+    return total;
+}

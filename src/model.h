@@ -6,6 +6,7 @@
 
 #include "gptoss.h"
 #include "kernels.h"
+#include "q8cache.h"
 #include "safetensors.h"
 
 /* One transformer block's weights: pointers into the mapped files. */
@@ -26,6 +27,8 @@ typedef struct gptoss_layer {
     const uint8_t *down_blocks;      /* [E, H, I/32, 16] */
     const uint8_t *down_scales;      /* [E, H, I/32] */
     const uint16_t *down_bias;       /* [E, H] */
+    /* fast precision: int8 copies (q == NULL: use the BF16 matrix) */
+    gptoss_q8_matrix wq8, wk8, wv8, wo8;
 } gptoss_layer;
 
 struct gptoss_model {
@@ -38,6 +41,9 @@ struct gptoss_model {
     const uint16_t *final_norm;      /* [H] */
     const uint16_t *unembed;         /* [V, H] */
     const gptoss_kernels *kernels;
+    gptoss_precision precision;
+    gptoss_q8_matrix unembed8;       /* fast precision: int8 lm_head */
+    q8_cache q8;
 };
 
 #endif

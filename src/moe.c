@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "error.h"
-#include "linear.h"
 #include "numeric.h"
 
 void gptoss_router_topk(const float *logits, uint32_t n_experts, uint32_t k, uint32_t *experts, float *weights) {
@@ -39,21 +38,33 @@ void gptoss_swiglu(const float *gate_up, uint32_t n_out, float limit, float *out
     }
 }
 
-gptoss_status moe_scratch_init(moe_scratch *s, const gptoss_config *c, uint32_t max_tokens) {
+gptoss_status moe_scratch_init(moe_scratch *s, const gptoss_config *c, uint32_t max_tokens, int fast) {
     memset(s, 0, sizeof *s);
     const size_t n = max_tokens, H = c->hidden_size, I = c->intermediate_size;
-    const size_t E = c->num_local_experts, k = c->num_experts_per_tok;
+    const size_t E = c->num_local_experts, k = c->num_experts_per_tok, S = n * k;
     s->router_logits = malloc(n * E * sizeof(float));
-    s->choice = malloc(n * k * sizeof(uint32_t));
-    s->choice_weight = malloc(n * k * sizeof(float));
-    s->order = malloc(n * k * sizeof(uint32_t));
-    s->gathered = malloc(n * H * sizeof(float));
-    s->gate_up = malloc(n * 2 * I * sizeof(float));
-    s->activated = malloc(n * I * sizeof(float));
-    s->expert_out = malloc(n * H * sizeof(float));
-    s->accum = malloc(n * H * sizeof(float));
-    if (!s->router_logits || !s->choice || !s->choice_weight || !s->order || !s->gathered || !s->gate_up ||
-        !s->activated || !s->expert_out || !s->accum) {
+    s->choice = malloc(S * sizeof(uint32_t));
+    s->choice_weight = malloc(S * sizeof(float));
+    s->slot_token = malloc(S * sizeof(uint32_t));
+    s->token_slots = malloc(S * sizeof(uint32_t));
+    s->token_weights = malloc(S * sizeof(float));
+    s->expert_start = malloc((E + 1) * sizeof(uint32_t));
+    s->active = malloc(E * sizeof(uint32_t));
+    s->gate_up_views = malloc(E * sizeof *s->gate_up_views);
+    s->down_views = malloc(E * sizeof *s->down_views);
+    s->gate_up = malloc(S * 2 * I * sizeof(float));
+    s->activated = malloc(S * I * sizeof(float));
+    s->expert_out = malloc(S * H * sizeof(float));
+    int ok = s->router_logits && s->choice && s->choice_weight && s->slot_token && s->token_slots &&
+             s->token_weights && s->expert_start && s->active && s->gate_up_views && s->down_views && s->gate_up && s->activated && s->expert_out;
+    if (fast) {
+        ok = ok && q8_buffer_init(&s->gathered_q8, S * H) == GPTOSS_OK &&
+             q8_buffer_init(&s->activated_q8, S * I) == GPTOSS_OK;
+    } else {
+        s->gathered = malloc(S * H * sizeof(float));
+        ok = ok && s->gathered;
+    }
+    if (!ok) {
         moe_scratch_free(s);
         return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory for MoE scratch");
     }
@@ -64,52 +75,145 @@ void moe_scratch_free(moe_scratch *s) {
     free(s->router_logits);
     free(s->choice);
     free(s->choice_weight);
-    free(s->order);
+    free(s->slot_token);
+    free(s->token_slots);
+    free(s->token_weights);
+    free(s->expert_start);
+    free(s->active);
+    free(s->gate_up_views);
+    free(s->down_views);
     free(s->gathered);
     free(s->gate_up);
     free(s->activated);
     free(s->expert_out);
-    free(s->accum);
+    q8_buffer_free(&s->gathered_q8);
+    q8_buffer_free(&s->activated_q8);
     memset(s, 0, sizeof *s);
 }
 
-void gptoss_moe_forward(const gptoss_model *m, const gptoss_layer *layer, const float *h, uint32_t n, float *x,
-                        moe_scratch *s) {
+/* Counting sort of the (token, expert) choices by expert: slots of expert e
+ * are [expert_start[e], expert_start[e+1]), tokens ascending within. Each
+ * token also learns its k slots in ascending expert order. */
+static void group_by_expert(moe_scratch *s, uint32_t n, uint32_t k, uint32_t E) {
+    uint32_t *start = s->expert_start;
+    memset(start, 0, (E + 1) * sizeof *start);
+    for (uint32_t i = 0; i < n * k; i++) start[s->choice[i] + 1]++;
+    for (uint32_t e = 0; e < E; e++) start[e + 1] += start[e];
+    for (uint32_t t = 0; t < n; t++)
+        for (uint32_t j = 0; j < k; j++) {
+            const uint32_t e = s->choice[t * k + j];
+            const uint32_t slot = start[e]++; /* start[e] now runs ahead; restored below */
+            s->slot_token[slot] = t;
+            s->token_slots[t * k + j] = slot;
+            s->token_weights[t * k + j] = s->choice_weight[t * k + j];
+        }
+    for (uint32_t e = E; e > 0; e--) start[e] = start[e - 1];
+    start[0] = 0;
+    for (uint32_t t = 0; t < n; t++) { /* insertion sort of k (slot, weight) pairs */
+        uint32_t *slots = s->token_slots + t * k;
+        float *weights = s->token_weights + t * k;
+        for (uint32_t a = 1; a < k; a++)
+            for (uint32_t b = a; b > 0 && slots[b - 1] > slots[b]; b--) {
+                const uint32_t slot = slots[b];
+                const float weight = weights[b];
+                slots[b] = slots[b - 1], weights[b] = weights[b - 1];
+                slots[b - 1] = slot, weights[b - 1] = weight;
+            }
+    }
+}
+
+/* One expert matmul over its slots, for rows [r0, r0 + count) of the matrix. */
+static void run_expert_rows(const gptoss_kernels *k, const expert_matrix *w, size_t r0, size_t count,
+                            const float *x, const gptoss_q8_acts *xq, size_t n_slots, float *y) {
+    const size_t nb = w->cols / GPTOSS_QBLOCK;
+    const uint8_t *blocks = w->blocks + r0 * nb * 16, *scales = w->scales + r0 * nb;
+    if (xq) k->matmul_mxfp4_q8(blocks, scales, count, w->cols, xq, n_slots, y + r0, w->rows);
+    else k->matmul_mxfp4(blocks, scales, count, w->cols, x, n_slots, y + r0, w->rows);
+    for (size_t t = 0; t < n_slots; t++)
+        for (size_t r = r0; r < r0 + count; r++) y[t * w->rows + r] += bf16_to_f32(w->bias[r]);
+}
+
+/* y[slots of e] = W_e x[slots of e] + b_e for every active expert; work items
+ * are (expert, row block) pairs shared by all threads. x/xq hold one row per slot. */
+static void run_experts(const gptoss_model *m, const moe_scratch *s, const expert_matrix *per_expert,
+                        size_t rows, const float *x, const gptoss_q8_acts *xq, float *y, uint32_t n_slots) {
+    const uint32_t E = m->config.num_local_experts;
+    const size_t cols = per_expert[0].cols;
+    uint32_t *list = s->active, n_active = 0;
+    for (uint32_t e = 0; e < E; e++)
+        if (s->expert_start[e + 1] > s->expert_start[e]) list[n_active++] = e;
+    const size_t chunk = gptoss_rows_per_chunk(rows * n_active, n_slots / (n_active ? n_active : 1));
+    const long blocks_per_expert = (long)((rows + chunk - 1) / chunk);
+    const long items = (long)n_active * blocks_per_expert;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long i = 0; i < items; i++) {
+        const uint32_t e = list[i / blocks_per_expert];
+        const size_t r0 = (size_t)(i % blocks_per_expert) * chunk;
+        const size_t count = rows - r0 < chunk ? rows - r0 : chunk;
+        const uint32_t first = s->expert_start[e], slots = s->expert_start[e + 1] - first;
+        gptoss_q8_acts part;
+        if (xq) part = gptoss_q8_acts_offset(xq, first);
+        run_expert_rows(m->kernels, &per_expert[e], r0, count, x ? x + (size_t)first * cols : NULL,
+                        xq ? &part : NULL, slots, y + (size_t)first * rows);
+    }
+}
+
+void gptoss_moe_forward(const gptoss_model *m, const gptoss_layer *layer, const float *h, const gptoss_q8_acts *hq,
+                        uint32_t n, float *x, moe_scratch *s) {
     const gptoss_config *c = &m->config;
-    const size_t H = c->hidden_size, I = c->intermediate_size, E = c->num_local_experts;
-    const uint32_t k = c->num_experts_per_tok;
+    const size_t H = c->hidden_size, I = c->intermediate_size;
+    const uint32_t E = c->num_local_experts, k = c->num_experts_per_tok, S = n * k;
 
     gptoss_linear_bf16(m->kernels, layer->router_w, layer->router_b, E, H, h, n, s->router_logits);
     for (uint32_t t = 0; t < n; t++)
-        gptoss_router_topk(s->router_logits + t * E, (uint32_t)E, k, s->choice + t * k, s->choice_weight + t * k);
-    memset(s->accum, 0, (size_t)n * H * sizeof(float));
+        gptoss_router_topk(s->router_logits + (size_t)t * E, E, k, s->choice + t * k, s->choice_weight + t * k);
+    group_by_expert(s, n, k, E);
 
-    /* Experts in ascending id; within one, its tokens in batch order. The
-     * order of additions per token is then the same for any batch size. */
-    const size_t gu_block_bytes = 2 * I * (H / 32) * 16, gu_scale_bytes = 2 * I * (H / 32);
-    const size_t dn_block_bytes = H * (I / 32) * 16, dn_scale_bytes = H * (I / 32);
-    for (uint32_t e = 0; e < E; e++) {
-        uint32_t count = 0;
-        for (uint32_t slot = 0; slot < n * k; slot++)
-            if (s->choice[slot] == e) s->order[count++] = slot;
-        if (!count) continue;
-        for (uint32_t i = 0; i < count; i++)
-            memcpy(s->gathered + i * H, h + (size_t)(s->order[i] / k) * H, H * sizeof(float));
-        gptoss_linear_mxfp4(m->kernels, layer->gate_up_blocks + e * gu_block_bytes,
-                            layer->gate_up_scales + e * gu_scale_bytes, layer->gate_up_bias + e * 2 * I, 2 * I, H,
-                            s->gathered, count, s->gate_up);
-        for (uint32_t i = 0; i < count; i++)
-            gptoss_swiglu(s->gate_up + i * 2 * I, (uint32_t)I, c->swiglu_limit, s->activated + i * I);
-        gptoss_linear_mxfp4(m->kernels, layer->down_blocks + e * dn_block_bytes,
-                            layer->down_scales + e * dn_scale_bytes, layer->down_bias + e * H, H, I, s->activated,
-                            count, s->expert_out);
-        for (uint32_t i = 0; i < count; i++) {
-            const uint32_t slot = s->order[i];
-            const float weight = s->choice_weight[slot];
-            float *acc = s->accum + (size_t)(slot / k) * H;
-            const float *y = s->expert_out + (size_t)i * H;
-            for (size_t j = 0; j < H; j++) acc[j] += weight * y[j];
+    /* Each slot's input row, so an expert's tokens are contiguous. */
+    gptoss_q8_acts gathered_q8 = {0};
+    const size_t nb = H / GPTOSS_QBLOCK;
+#pragma omp parallel for schedule(static) if (S > 8)
+    for (long slot = 0; slot < (long)S; slot++) {
+        const size_t t = s->slot_token[slot];
+        if (hq) {
+            memcpy(s->gathered_q8.q + slot * H, hq->q + t * H, H);
+            memcpy(s->gathered_q8.scale + slot * nb, hq->scale + t * nb, nb * sizeof(float));
+            memcpy(s->gathered_q8.sum + slot * nb, hq->sum + t * nb, nb * sizeof(int32_t));
+        } else {
+            memcpy(s->gathered + slot * H, h + t * H, H * sizeof(float));
         }
     }
-    for (size_t j = 0; j < (size_t)n * H; j++) x[j] += s->accum[j];
+    if (hq) gathered_q8 = (gptoss_q8_acts){s->gathered_q8.q, s->gathered_q8.scale, s->gathered_q8.sum, H};
+
+    /* Per-expert views of the stacked [E, ...] weight tensors. */
+    expert_matrix *gate_up = s->gate_up_views, *down = s->down_views;
+    const size_t gu_nb = H / 32, dn_nb = I / 32;
+    for (uint32_t e = 0; e < E; e++) {
+        gate_up[e] = (expert_matrix){layer->gate_up_blocks + (size_t)e * 2 * I * gu_nb * 16,
+                                     layer->gate_up_scales + (size_t)e * 2 * I * gu_nb,
+                                     layer->gate_up_bias + (size_t)e * 2 * I, 2 * I, H};
+        down[e] = (expert_matrix){layer->down_blocks + (size_t)e * H * dn_nb * 16,
+                                  layer->down_scales + (size_t)e * H * dn_nb, layer->down_bias + (size_t)e * H, H, I};
+    }
+
+    run_experts(m, s, gate_up, 2 * I, hq ? NULL : s->gathered, hq ? &gathered_q8 : NULL, s->gate_up, S);
+#pragma omp parallel for schedule(static) if (S > 8)
+    for (long slot = 0; slot < (long)S; slot++)
+        gptoss_swiglu(s->gate_up + slot * 2 * I, (uint32_t)I, c->swiglu_limit, s->activated + slot * I);
+    gptoss_q8_acts activated_q8;
+    if (hq) activated_q8 = gptoss_quantize_rows(m->kernels, s->activated, S, I, &s->activated_q8);
+    run_experts(m, s, down, H, hq ? NULL : s->activated, hq ? &activated_q8 : NULL, s->expert_out, S);
+
+    /* x[t] += sum of its experts' outputs, ascending expert id whatever the
+     * batch, so a token's result does not depend on its neighbours. */
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (long t = 0; t < (long)n; t++) {
+        float *row = x + (size_t)t * H;
+        for (size_t i = 0; i < H; i++) {
+            float acc = 0.0f;
+            for (uint32_t j = 0; j < k; j++)
+                acc += s->token_weights[t * k + j] * s->expert_out[(size_t)s->token_slots[t * k + j] * H + i];
+            row[i] += acc;
+        }
+    }
 }

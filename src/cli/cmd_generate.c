@@ -40,7 +40,7 @@ static int parse_sampling_option(int argc, char **argv, int *i, gptoss_sampler_p
 }
 
 int cmd_generate(int argc, char **argv) {
-    run_options options = {0};
+    run_options options = run_options_default(GPTOSS_PRECISION_EXACT);
     gptoss_sampler_params sampling = gptoss_sampler_default_params();
     sampling.temperature = 0.0f;
     const char *tokens_text = NULL;

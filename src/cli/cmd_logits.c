@@ -19,7 +19,7 @@ static void usage(FILE *out) {
 }
 
 int cmd_logits(int argc, char **argv) {
-    run_options options = {0};
+    run_options options = run_options_default(GPTOSS_PRECISION_EXACT);
     const char *tokens_text = NULL, *out_path = NULL;
     int step = 0;
     for (int i = 1; i < argc; i++) {

@@ -1,6 +1,8 @@
 /* options.c - option parsing and model set-up shared by the subcommands. */
 #include "options.h"
 
+#include "kernels.h"
+
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -14,7 +16,26 @@ const char run_options_help[] =
     "  --model DIR        Hugging Face gpt-oss folder (config.json, *.safetensors)\n"
     "  --threads N        worker threads (default: all cores)\n"
     "  --ctx N            context length in tokens (default: min(4096, max_position_embeddings))\n"
+    "  --precision P      exact (f32 activations, matches the reference) or fast (int8)\n"
+    "  --kernels ISA      auto, scalar, avx2, avx512 or neon (default: $GPTOSS_KERNELS, else auto)\n"
     "  --verbose          more detail on stderr\n";
+
+run_options run_options_default(gptoss_precision precision) {
+    run_options o = {0};
+    o.precision = precision;
+    return o;
+}
+
+int resolve_kernels(run_options *o) {
+    if (o->kernels_given) return 1;
+    const char *env = getenv("GPTOSS_KERNELS");
+    if (!env || !*env) return 1;
+    if (!gptoss_kernel_isa_parse(env, &o->kernels)) {
+        fprintf(stderr, "error: GPTOSS_KERNELS='%s' is not one of auto, scalar, avx2, avx512, neon\n", env);
+        return 0;
+    }
+    return 1;
+}
 
 double now_seconds(void) {
     struct timespec ts;
@@ -108,11 +129,24 @@ int parse_run_option(int argc, char **argv, int *i, run_options *o) {
         return 1;
     }
     if (strcmp(arg, "--model") && strcmp(arg, "-m") && strcmp(arg, "--threads") && strcmp(arg, "-t") &&
-        strcmp(arg, "--ctx"))
+        strcmp(arg, "--ctx") && strcmp(arg, "--precision") && strcmp(arg, "--kernels"))
         return 0;
     const char *value = option_value(argc, argv, i);
     if (!value) return -1;
-    if (!strcmp(arg, "--model") || !strcmp(arg, "-m")) {
+    if (!strcmp(arg, "--precision")) {
+        if (!strcmp(value, "exact")) o->precision = GPTOSS_PRECISION_EXACT;
+        else if (!strcmp(value, "fast")) o->precision = GPTOSS_PRECISION_FAST;
+        else {
+            fprintf(stderr, "error: --precision must be exact or fast, got '%s'\n", value);
+            return -1;
+        }
+    } else if (!strcmp(arg, "--kernels")) {
+        if (!gptoss_kernel_isa_parse(value, &o->kernels)) {
+            fprintf(stderr, "error: --kernels must be auto, scalar, avx2, avx512 or neon, got '%s'\n", value);
+            return -1;
+        }
+        o->kernels_given = 1;
+    } else if (!strcmp(arg, "--model") || !strcmp(arg, "-m")) {
         o->model_dir = value;
     } else if (!strcmp(arg, "--threads") || !strcmp(arg, "-t")) {
         uint32_t n;
@@ -138,8 +172,11 @@ int open_model(const char *command, const run_options *o, gptoss_model **out_mod
         return 0;
     }
     if (o->threads > 0) omp_set_num_threads(o->threads);
+    run_options resolved = *o;
+    if (!resolve_kernels(&resolved)) return 0;
     const double start = now_seconds();
-    gptoss_model_options model_options = {.kernels = o->kernels};
+    gptoss_model_options model_options = {
+        .kernels = resolved.kernels, .precision = o->precision, .show_progress = 1};
     gptoss_status s = gptoss_model_load(o->model_dir, &model_options, out_model);
     if (s != GPTOSS_OK) {
         fprintf(stderr, "gptoss %s: %s\n", command, gptoss_last_error());
@@ -155,9 +192,15 @@ int open_model(const char *command, const run_options *o, gptoss_model **out_mod
     const gptoss_config *c = gptoss_model_config(*out_model);
     fprintf(stderr,
             "model: %s (%u layers, hidden %u, %u experts top-%u, vocab %u, %.2f GB mapped)\n"
-            "kernels: %s, threads: %d, context: %u tokens; loaded in %.3f s\n",
+            "kernels: %s, precision: %s, threads: %d, context: %u tokens; loaded in %.3f s\n",
             o->model_dir, c->num_hidden_layers, c->hidden_size, c->num_local_experts, c->num_experts_per_tok,
             c->vocab_size, (double)gptoss_model_file_bytes(*out_model) / 1e9, gptoss_model_kernels(*out_model),
-            omp_get_max_threads(), gptoss_context_capacity(*out_context), now_seconds() - start);
+            o->precision == GPTOSS_PRECISION_FAST ? "fast" : "exact", omp_get_max_threads(),
+            gptoss_context_capacity(*out_context), now_seconds() - start);
+    if (o->verbose)
+        fprintf(stderr, "verbose: kernels requested %s%s; weights read per decoded token %.3f GB\n",
+                resolved.kernels == GPTOSS_KERNELS_AUTO ? "auto" : gptoss_kernel_isa_name(resolved.kernels),
+                o->kernels_given ? " (--kernels)" : getenv("GPTOSS_KERNELS") ? " ($GPTOSS_KERNELS)" : "",
+                (double)gptoss_model_bytes_per_token(*out_model) / 1e9);
     return 1;
 }

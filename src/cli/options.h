@@ -13,11 +13,20 @@ typedef struct run_options {
     int threads;              /* 0: OpenMP's default (all cores) */
     uint32_t ctx;             /* 0: min(4096, max_position_embeddings) */
     gptoss_kernel_isa kernels;
+    int kernels_given;        /* --kernels was on the command line (it beats GPTOSS_KERNELS) */
+    gptoss_precision precision;
     int verbose;
 } run_options;
 
+/* Defaults: the command's precision (exact for logits/generate, fast otherwise). */
+run_options run_options_default(gptoss_precision precision);
+
 /* Help text for the run options, to append to a command's usage. */
 extern const char run_options_help[];
+
+/* Resolves the kernel choice: --kernels, else $GPTOSS_KERNELS, else auto.
+ * Prints and returns 0 if the name is unknown. */
+int resolve_kernels(run_options *options);
 
 /* Tries argv[*i] as a run option; on a match consumes it (and its value,
  * advancing *i) and returns 1. Returns 0 if it is not a run option and -1
