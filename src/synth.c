@@ -193,29 +193,34 @@ static void add_tensor(tensor_list *l, int is_u8, synth_fill_kind fill, float me
 
 /* All tensors in the order the release converter emits them (embeddings,
  * layer by layer, final norm, lm_head); stds from the fixtures' meta.json. */
-static gptoss_status build_tensors(const gptoss_config *c, tensor_list *l) {
+static gptoss_status build_tensors(const gptoss_config *c, tensor_list *l, int fan_in_init) {
     uint64_t H = c->hidden_size, I = c->intermediate_size, E = c->num_local_experts;
     uint64_t V = c->vocab_size, Q = (uint64_t)c->num_attention_heads * c->head_dim;
     uint64_t KV = (uint64_t)c->num_key_value_heads * c->head_dim;
     l->n = 0;
     l->total = 0;
+    /* fan-in init: dense std 1/sqrt(fan_in) keeps activations and attention
+     * scores O(1) at any width (a well-conditioned model); otherwise the
+     * fixtures' fixed 0.1. */
+    const float wH = fan_in_init ? 1.0f / sqrtf((float)H) : 0.1f;
+    const float wQ = fan_in_init ? 1.0f / sqrtf((float)Q) : 0.1f;
     l->t = calloc(19 * (size_t)c->num_hidden_layers + 3, sizeof *l->t);
     if (!l->t) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "tensor list: out of memory");
     add_tensor(l, NORMAL(0, 0.1f), DIMS(V, H), "model.embed_tokens.weight", 0);
     for (int n = 0; n < (int)c->num_hidden_layers; n++) {
         add_tensor(l, NORMAL(1, 0.1f), DIMS(H), "model.layers.%d.input_layernorm.weight", n);
-        add_tensor(l, NORMAL(0, 0.1f), DIMS(Q, H), "model.layers.%d.self_attn.q_proj.weight", n);
+        add_tensor(l, NORMAL(0, wH), DIMS(Q, H), "model.layers.%d.self_attn.q_proj.weight", n);
         add_tensor(l, NORMAL(0, 0.05f), DIMS(Q), "model.layers.%d.self_attn.q_proj.bias", n);
-        add_tensor(l, NORMAL(0, 0.1f), DIMS(KV, H), "model.layers.%d.self_attn.k_proj.weight", n);
+        add_tensor(l, NORMAL(0, wH), DIMS(KV, H), "model.layers.%d.self_attn.k_proj.weight", n);
         add_tensor(l, NORMAL(0, 0.05f), DIMS(KV), "model.layers.%d.self_attn.k_proj.bias", n);
-        add_tensor(l, NORMAL(0, 0.1f), DIMS(KV, H), "model.layers.%d.self_attn.v_proj.weight", n);
+        add_tensor(l, NORMAL(0, wH), DIMS(KV, H), "model.layers.%d.self_attn.v_proj.weight", n);
         add_tensor(l, NORMAL(0, 0.05f), DIMS(KV), "model.layers.%d.self_attn.v_proj.bias", n);
-        add_tensor(l, NORMAL(0, 0.1f), DIMS(H, Q), "model.layers.%d.self_attn.o_proj.weight", n);
+        add_tensor(l, NORMAL(0, wQ), DIMS(H, Q), "model.layers.%d.self_attn.o_proj.weight", n);
         add_tensor(l, NORMAL(0, 0.05f), DIMS(H), "model.layers.%d.self_attn.o_proj.bias", n);
         add_tensor(l, NORMAL(0, 1.0f), DIMS(c->num_attention_heads),
                    "model.layers.%d.self_attn.sinks", n);
         add_tensor(l, NORMAL(1, 0.1f), DIMS(H), "model.layers.%d.post_attention_layernorm.weight", n);
-        add_tensor(l, NORMAL(0, 0.1f), DIMS(E, H), "model.layers.%d.mlp.router.weight", n);
+        add_tensor(l, NORMAL(0, wH), DIMS(E, H), "model.layers.%d.mlp.router.weight", n);
         add_tensor(l, NORMAL(0, 0.1f), DIMS(E), "model.layers.%d.mlp.router.bias", n);
         add_tensor(l, 1, SYNTH_FILL_BYTES, 0, 0, 0, DIMS(E, 2 * I, H / 32, 16),
                    "model.layers.%d.mlp.experts.gate_up_proj_blocks", n);
@@ -229,7 +234,7 @@ static gptoss_status build_tensors(const gptoss_config *c, tensor_list *l) {
         add_tensor(l, NORMAL(0, 0.05f), DIMS(E, H), "model.layers.%d.mlp.experts.down_proj_bias", n);
     }
     add_tensor(l, NORMAL(1, 0.1f), DIMS(H), "model.norm.weight", 0);
-    add_tensor(l, NORMAL(0, 0.1f), DIMS(V, H), "lm_head.weight", 0);
+    add_tensor(l, NORMAL(0, wH), DIMS(V, H), "lm_head.weight", 0);
     return GPTOSS_OK;
 }
 
@@ -238,7 +243,7 @@ uint32_t gptoss_synth_auto_shards(const gptoss_config *cfg) {
     if (gptoss_synth_validate(cfg) != GPTOSS_OK || !count_sizes(cfg, &bf16, &u8)) return 0;
     if (2 * bf16 + u8 < AUTO_SINGLE_LIMIT) return 1;
     tensor_list l;
-    if (build_tensors(cfg, &l) != GPTOSS_OK) return 0;
+    if (build_tensors(cfg, &l, 0) != GPTOSS_OK) return 0;
     uint32_t count = 1;
     uint64_t acc = 0;
     for (uint32_t i = 0; i < l.n; i++) {
@@ -472,6 +477,11 @@ static gptoss_status write_index(const tensor_list *l, const char *dir, char **n
 
 gptoss_status gptoss_synth_write(const gptoss_config *cfg, const char *out_dir, uint64_t seed,
                                  uint32_t n_shards, int show_progress) {
+    return gptoss_synth_write_init(cfg, out_dir, seed, n_shards, show_progress, 0);
+}
+
+gptoss_status gptoss_synth_write_init(const gptoss_config *cfg, const char *out_dir, uint64_t seed,
+                                      uint32_t n_shards, int show_progress, int fan_in_init) {
     gptoss_status st = gptoss_synth_validate(cfg);
     if (st != GPTOSS_OK) return st;
     if (n_shards == 0) n_shards = gptoss_synth_auto_shards(cfg);
@@ -484,7 +494,7 @@ gptoss_status gptoss_synth_write(const gptoss_config *cfg, const char *out_dir, 
     if ((st = remove_old_weights(out_dir, show_progress)) != GPTOSS_OK) return st;
     if ((st = write_configs(cfg, out_dir)) != GPTOSS_OK) return st;
     tensor_list l;
-    if ((st = build_tensors(cfg, &l)) != GPTOSS_OK) return st;
+    if ((st = build_tensors(cfg, &l, fan_in_init)) != GPTOSS_OK) return st;
     assign_shards(&l, n_shards);
 
     synth_writer *w = NULL;

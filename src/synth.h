@@ -64,4 +64,11 @@ uint32_t gptoss_synth_auto_shards(const gptoss_config *cfg);
 gptoss_status gptoss_synth_write(const gptoss_config *cfg, const char *out_dir, uint64_t seed,
                                  uint32_t n_shards, int show_progress);
 
+/* gptoss_synth_write with a choice of initialisation: fan_in_init = 0 draws
+ * dense weights with the fixtures' std 0.1; 1 uses std 1/sqrt(fan_in) for the
+ * attention, router and unembedding matrices, which keeps activations and
+ * attention scores O(1) at any width (a well-conditioned model). */
+gptoss_status gptoss_synth_write_init(const gptoss_config *cfg, const char *out_dir, uint64_t seed,
+                                      uint32_t n_shards, int show_progress, int fan_in_init);
+
 #endif

@@ -36,6 +36,8 @@ static void usage(FILE *out) {
             "  --window N             sliding window\n"
             "  --shards N             weight files (default 0: one below 2 GB, else ~5 GB each)\n"
             "  --seed S               random seed (default 0); same seed, same bytes\n"
+            "  --init fixture|fan-in  dense weight std: the fixtures' 0.1 (default), or\n"
+            "                         1/sqrt(fan_in), a well-conditioned model at any width\n"
             "  --tokenizer FILE       copy FILE into DIR as tokenizer.json (and a\n"
             "                         tokenizer_config.json next to it, if present)\n"
             "  --dry-run              write nothing; print the sizes as JSON on stdout\n"
@@ -134,6 +136,7 @@ static double now_seconds(void) {
 int cmd_synth(int argc, char **argv) {
     const char *out = NULL, *preset = "tiny", *tokenizer = NULL;
     uint64_t seed = 0, shards = 0, sizes_v[N_SIZE_OPTS];
+    int fan_in_init = 0;
     int sizes_set[N_SIZE_OPTS] = {0}, dry_run = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -166,6 +169,11 @@ int cmd_synth(int argc, char **argv) {
         else if ((known = !strcmp(name, "--tokenizer"))) tokenizer = value;
         else if ((known = !strcmp(name, "--seed"))) ok = parse_u64(name, value, UINT64_MAX, &seed);
         else if ((known = !strcmp(name, "--shards"))) ok = parse_u64(name, value, 99999, &shards);
+        else if ((known = !strcmp(name, "--init"))) {
+            ok = !strcmp(value, "fixture") || !strcmp(value, "fan-in");
+            fan_in_init = !strcmp(value, "fan-in");
+            if (!ok) fprintf(stderr, "gptoss synth: --init must be fixture or fan-in, got '%s'\n", value);
+        }
         for (int k = 0; !known && k < N_SIZE_OPTS; k++)
             if ((known = !strcmp(name, size_opts[k].opt))) {
                 ok = parse_u64(name, value, UINT32_MAX, &sizes_v[k]);
@@ -234,7 +242,7 @@ int cmd_synth(int argc, char **argv) {
             human(sz.total_tensor_bytes, total_text), sz.bf16_params,
             human(sz.mxfp4_bytes, mxfp4_text), n_shards, n_shards == 1 ? "" : "s", out, seed);
     double start = now_seconds();
-    if (gptoss_synth_write(&cfg, out, seed, n_shards, 1) != GPTOSS_OK) {
+    if (gptoss_synth_write_init(&cfg, out, seed, n_shards, 1, fan_in_init) != GPTOSS_OK) {
         fprintf(stderr, "gptoss synth: %s\n", gptoss_last_error());
         status = 1;
         goto done;
