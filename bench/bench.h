@@ -1,0 +1,21 @@
+/* bench.h - shared pieces of gptoss-bench. */
+#ifndef GPTOSS_BENCH_H
+#define GPTOSS_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Best-of-reps read bandwidth in GB/s of a read-only sweep over `bytes` with
+ * `threads` OpenMP threads (a STREAM-like sum). */
+double bench_read_bandwidth(int threads, size_t bytes, int reps);
+
+/* The same, measured in a child process so this process's peak RSS does not
+ * include the probe's buffer. Returns 0 if the child fails. */
+double bench_read_bandwidth_isolated(int threads, size_t bytes, int reps);
+
+double bench_seconds(void);
+
+int bench_kernels_main(int argc, char **argv);
+int bench_e2e_main(int argc, char **argv);
+
+#endif
