@@ -1,4 +1,5 @@
-/* attention.c - attention of one query head with the sink in the denominator. */
+/* attention.c - grouped-query attention with the sink in the denominator,
+ * tiled over keys with an online softmax. */
 #include "attention.h"
 
 #include <math.h>
@@ -15,28 +16,64 @@ static inline const float *value_row(const attn_source *src, uint32_t position) 
     return kv_value(src->cache, src->layer, position);
 }
 
-void gptoss_attend_head(const float *q, const attn_source *src, uint32_t kv_head, uint32_t head_dim,
-                        uint32_t first, uint32_t last, float sink, float scale, float *scores, float *out) {
+static inline float dot(const float *a, const float *b, uint32_t n) {
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (uint32_t i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+static inline void scale_add(float *out, const float *v, float weight, uint32_t n) {
+#pragma omp simd
+    for (uint32_t i = 0; i < n; i++) out[i] += weight * v[i];
+}
+
+static inline void scale_vector(float *out, float factor, uint32_t n) {
+#pragma omp simd
+    for (uint32_t i = 0; i < n; i++) out[i] *= factor;
+}
+
+void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src, uint32_t kv_head,
+                         uint32_t head_dim, uint32_t first, uint32_t last, const float *sinks, float scale,
+                         float *scratch, float *out) {
     const size_t offset = (size_t)kv_head * head_dim;
-    const uint32_t n = last - first + 1;
-    float max = sink;
-    for (uint32_t j = 0; j < n; j++) {
-        const float *k = key_row(src, first + j) + offset;
-        float dot = 0.0f;
-        for (uint32_t i = 0; i < head_dim; i++) dot += q[i] * k[i];
-        scores[j] = dot * scale;
-        if (scores[j] > max) max = scores[j];
+    float *scores = scratch;                          /* [group][TILE] */
+    float *running_max = scratch + group * GPTOSS_ATTN_TILE, *running_sum = running_max + group;
+    for (uint32_t h = 0; h < group; h++) {
+        /* The sink is a score with no value: the softmax starts from it. */
+        running_max[h] = sinks[h];
+        running_sum[h] = 1.0f;
+        for (uint32_t i = 0; i < head_dim; i++) out[(size_t)h * head_dim + i] = 0.0f;
     }
-    /* The sink joins the denominator only: it has no value vector. */
-    float denominator = expf(sink - max);
-    for (uint32_t j = 0; j < n; j++) {
-        scores[j] = expf(scores[j] - max);
-        denominator += scores[j];
+    for (uint32_t start = first; start <= last; start += GPTOSS_ATTN_TILE) {
+        const uint32_t count = last - start + 1 < GPTOSS_ATTN_TILE ? last - start + 1 : GPTOSS_ATTN_TILE;
+        for (uint32_t j = 0; j < count; j++) { /* each key row once for every head of the group */
+            const float *k = key_row(src, start + j) + offset;
+            for (uint32_t h = 0; h < group; h++)
+                scores[h * GPTOSS_ATTN_TILE + j] = dot(q + (size_t)h * head_dim, k, head_dim) * scale;
+        }
+        for (uint32_t h = 0; h < group; h++) {
+            float *s = scores + h * GPTOSS_ATTN_TILE, tile_max = running_max[h];
+            for (uint32_t j = 0; j < count; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
+            if (tile_max == -INFINITY) { /* every score so far is -inf: nothing to add */
+                for (uint32_t j = 0; j < count; j++) s[j] = 0.0f;
+                continue;
+            }
+            const float correction = expf(running_max[h] - tile_max);
+            running_sum[h] *= correction;
+            scale_vector(out + (size_t)h * head_dim, correction, head_dim);
+            running_max[h] = tile_max;
+            for (uint32_t j = 0; j < count; j++) {
+                s[j] = expf(s[j] - tile_max);
+                running_sum[h] += s[j];
+            }
+        }
+        for (uint32_t j = 0; j < count; j++) {
+            const float *v = value_row(src, start + j) + offset;
+            for (uint32_t h = 0; h < group; h++)
+                scale_add(out + (size_t)h * head_dim, v, scores[h * GPTOSS_ATTN_TILE + j], head_dim);
+        }
+        if (last - start < GPTOSS_ATTN_TILE) break; /* also guards start overflow */
     }
-    for (uint32_t i = 0; i < head_dim; i++) out[i] = 0.0f;
-    for (uint32_t j = 0; j < n; j++) {
-        const float weight = scores[j] / denominator;
-        const float *v = value_row(src, first + j) + offset;
-        for (uint32_t i = 0; i < head_dim; i++) out[i] += weight * v[i];
-    }
+    for (uint32_t h = 0; h < group; h++) scale_vector(out + (size_t)h * head_dim, 1.0f / running_sum[h], head_dim);
 }

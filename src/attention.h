@@ -17,13 +17,22 @@ typedef struct attn_source {
     uint32_t batch_start;
 } attn_source;
 
-/* Output of one query head over keys first..last (inclusive):
+/* Keys per tile of the online softmax. */
+enum { GPTOSS_ATTN_TILE = 64 };
+
+/* Floats of scratch gptoss_attend_group needs for `group` heads. */
+static inline uint32_t gptoss_attend_scratch(uint32_t group) { return group * (GPTOSS_ATTN_TILE + 2); }
+
+/* Attention of the `group` query heads that share KV head kv_head, over keys
+ * first..last (inclusive). For each head h (q + h*head_dim, sinks[h]):
  *   a_j = exp(s_j) / (sum_j exp(s_j) + exp(sink)),  s_j = scale * q.k_j
- *   out = sum_j a_j v_j
- * kv_head selects the head_dim slice of each key/value row. scores needs
- * last - first + 1 floats. */
-void gptoss_attend_head(const float *q, const attn_source *src, uint32_t kv_head, uint32_t head_dim,
-                        uint32_t first, uint32_t last, float sink, float scale, float *scores, float *out);
+ *   out_h = sum_j a_j v_j
+ * Keys are visited in tiles with an online softmax whose running maximum and
+ * sum start from the sink, so memory stays bounded at any context length and
+ * each key and value row is loaded once for the whole group. */
+void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src, uint32_t kv_head,
+                         uint32_t head_dim, uint32_t first, uint32_t last, const float *sinks, float scale,
+                         float *scratch, float *out);
 
 /* First key position a query at position may see: 0 on full layers,
  * position - window + 1 (clamped at 0) on sliding ones. */

@@ -31,7 +31,8 @@ struct gptoss_context {
     moe_scratch moe;
     /* Activations of one batch, [MAX_BATCH][...] each. */
     float *x, *h, *q, *k, *v, *attn, *rope_table;
-    float *scores;          /* [threads][capacity] attention scores */
+    float *scores;          /* [threads][scratch_per_thread] attention scratch */
+    size_t scratch_per_thread;
     int n_threads;
     int fast;               /* int8 activations (fast precision) */
     q8_buffer act_q8;       /* quantised activations of the batch */
@@ -81,7 +82,9 @@ gptoss_status gptoss_context_create(gptoss_model *model, uint32_t n_ctx, gptoss_
         ctx->v = malloc(B * kv_dim * sizeof(float));
         ctx->attn = malloc(B * q_dim * sizeof(float));
         ctx->rope_table = malloc(B * c->head_dim * sizeof(float));
-        ctx->scores = malloc((size_t)ctx->n_threads * n_ctx * sizeof(float));
+        const uint32_t group = c->num_attention_heads / c->num_key_value_heads;
+        ctx->scratch_per_thread = gptoss_attend_scratch(group) + group;
+        ctx->scores = malloc((size_t)ctx->n_threads * ctx->scratch_per_thread * sizeof(float));
         if (!ctx->x || !ctx->h || !ctx->q || !ctx->k || !ctx->v || !ctx->attn || !ctx->rope_table || !ctx->scores)
             s = gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory for a %u-token context", n_ctx);
     }
@@ -139,15 +142,17 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
      * pair is independent and the cache is written only afterwards. */
     const attn_source src = {&ctx->cache, cache_layer, ctx->k, ctx->v, pos0};
     const float scale = 1.0f / sqrtf((float)d);
-    const long pairs = (long)n * nq;
-#pragma omp parallel for schedule(dynamic, 4)
-    for (long i = 0; i < pairs; i++) {
-        const uint32_t t = (uint32_t)(i / nq), head = (uint32_t)(i % nq);
-        const uint32_t pos = pos0 + t;
+    const long items = (long)n * nkv;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ctx->n_threads)
+    for (long i = 0; i < items; i++) {
+        const uint32_t t = (uint32_t)(i / nkv), kv_head = (uint32_t)(i % nkv), pos = pos0 + t;
         const uint32_t first = gptoss_attention_first(pos, layer->sliding, c->sliding_window);
-        float *scores = ctx->scores + (size_t)omp_get_thread_num() * ctx->capacity;
-        gptoss_attend_head(ctx->q + t * q_dim + (size_t)head * d, &src, head / group, d, first, pos,
-                           bf16_to_f32(layer->sinks[head]), scale, scores, ctx->attn + t * q_dim + (size_t)head * d);
+        float *scratch = ctx->scores + (size_t)omp_get_thread_num() * ctx->scratch_per_thread;
+        float *sinks = scratch + gptoss_attend_scratch(group);
+        for (uint32_t h = 0; h < group; h++) sinks[h] = bf16_to_f32(layer->sinks[kv_head * group + h]);
+        const size_t head0 = (size_t)kv_head * group * d;
+        gptoss_attend_group(ctx->q + t * q_dim + head0, group, &src, kv_head, d, first, pos, sinks, scale, scratch,
+                            ctx->attn + t * q_dim + head0);
     }
     for (uint32_t t = 0; t < n; t++) {
         memcpy(kv_key(&ctx->cache, cache_layer, pos0 + t), ctx->k + t * kv_dim, kv_dim * sizeof(float));

@@ -6,6 +6,13 @@
 
 #include "attention.h"
 
+/* One head (group of 1) through gptoss_attend_group. */
+static void attend_one(const float *q, const attn_source *src, uint32_t kv_head, uint32_t d, uint32_t first,
+                       uint32_t last, float sink, float scale, float *out) {
+    float scratch[GPTOSS_ATTN_TILE + 2];
+    gptoss_attend_group(q, 1, src, kv_head, d, first, last, &sink, scale, scratch, out);
+}
+
 /* A cache of one layer with `slots` positions of one KV head of size d. */
 static kv_cache make_cache(uint32_t slots, uint32_t d, kv_layer *layer) {
     layer->slots = slots;
@@ -20,10 +27,10 @@ Test(attention, sink_joins_denominator_only) {
     kv_cache cache = make_cache(8, D, &layer);
     float keys[N][D] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}};
     float values[N][D] = {{1, 2, 3, 4}, {-1, 0, 1, 0}, {5, 5, 5, 5}};
-    float q[D] = {0.5f, -1.0f, 2.0f, 0.0f}, scores[N], out[D];
+    float q[D] = {0.5f, -1.0f, 2.0f, 0.0f}, out[D];
     const float scale = 0.5f, sink = 0.7f;
     attn_source src = {&cache, &layer, &keys[0][0], &values[0][0], 0};
-    gptoss_attend_head(q, &src, 0, D, 0, N - 1, sink, scale, scores, out);
+    attend_one(q, &src, 0, D, 0, N - 1, sink, scale, out);
     double s[N], denominator = exp(sink);
     for (int j = 0; j < N; j++) {
         s[j] = exp(scale * q[j]); /* key j is the unit vector e_j */
@@ -44,10 +51,10 @@ Test(attention, weights_sum_below_one) {
     enum { D = 2, N = 5 };
     kv_layer layer;
     kv_cache cache = make_cache(8, D, &layer);
-    float keys[N * D] = {0}, values[N * D], q[D] = {0}, scores[N], out[D];
+    float keys[N * D] = {0}, values[N * D], q[D] = {0}, out[D];
     for (int i = 0; i < N * D; i++) values[i] = 1.0f;
     attn_source src = {&cache, &layer, keys, values, 0};
-    gptoss_attend_head(q, &src, 0, D, 0, N - 1, 0.0f, 1.0f, scores, out);
+    attend_one(q, &src, 0, D, 0, N - 1, 0.0f, 1.0f, out);
     cr_expect_float_eq(out[0], (float)N / (N + 1), 1e-6);
     free(layer.keys);
     free(layer.values);
@@ -79,14 +86,14 @@ Test(attention, ring_and_batch_sources_agree) {
         memcpy(kv_key(&cache, &layer, (uint32_t)p), flat_k[p], sizeof flat_k[p]);
         memcpy(kv_value(&cache, &layer, (uint32_t)p), flat_v[p], sizeof flat_v[p]);
     }
-    float q[D] = {0.3f, -0.2f, 0.9f}, scores[TOTAL], split[D], whole[D];
+    float q[D] = {0.3f, -0.2f, 0.9f}, split[D], whole[D];
     const uint32_t pos = TOTAL - 1, first = gptoss_attention_first(pos, 1, SLOTS + 1);
     attn_source ring = {&cache, &layer, &flat_k[START][0], &flat_v[START][0], START};
-    gptoss_attend_head(q, &ring, 0, D, first, pos, -0.5f, 0.6f, scores, split);
+    attend_one(q, &ring, 0, D, first, pos, -0.5f, 0.6f, split);
     kv_layer flat_layer = {&flat_k[0][0], &flat_v[0][0], TOTAL};
     kv_cache flat_cache = {.layers = &flat_layer, .n_layers = 1, .kv_dim = D};
     attn_source flat = {&flat_cache, &flat_layer, NULL, NULL, TOTAL};
-    gptoss_attend_head(q, &flat, 0, D, first, pos, -0.5f, 0.6f, scores, whole);
+    attend_one(q, &flat, 0, D, first, pos, -0.5f, 0.6f, whole);
     for (int i = 0; i < D; i++) cr_expect(split[i] == whole[i], "out[%d]: %g vs %g", i, split[i], whole[i]);
     free(layer.keys);
     free(layer.values);
@@ -97,10 +104,48 @@ Test(attention, kv_head_selects_slice) {
     enum { D = 2 };
     kv_layer layer;
     kv_cache cache = make_cache(4, 2 * D, &layer);
-    float keys[2 * D] = {0, 0, 0, 0}, values[2 * D] = {1, 2, 3, 4}, q[D] = {0, 0}, scores[1], out[D];
+    float keys[2 * D] = {0, 0, 0, 0}, values[2 * D] = {1, 2, 3, 4}, q[D] = {0, 0}, out[D];
     attn_source src = {&cache, &layer, keys, values, 0};
-    gptoss_attend_head(q, &src, 1, D, 0, 0, -INFINITY, 1.0f, scores, out);
+    attend_one(q, &src, 1, D, 0, 0, -INFINITY, 1.0f, out);
     cr_expect(out[0] == 3.0f && out[1] == 4.0f, "got %g %g", out[0], out[1]);
     free(layer.keys);
     free(layer.values);
+}
+
+/* Many keys (several tiles) and a group of heads: the online softmax equals a
+ * direct float64 softmax with the sink, for every head of the group. */
+Test(attention, online_softmax_matches_direct) {
+    enum { D = 8, N = 300, GROUP = 3 };
+    float *keys = malloc(N * D * sizeof(float)), *values = malloc(N * D * sizeof(float));
+    for (int i = 0; i < N * D; i++) {
+        keys[i] = sinf((float)i * 0.37f) * 2.0f;
+        values[i] = cosf((float)i * 0.11f);
+    }
+    kv_layer layer = {keys, values, N};
+    kv_cache cache = {.layers = &layer, .n_layers = 1, .kv_dim = D};
+    attn_source src = {&cache, &layer, NULL, NULL, N};
+    float q[GROUP * D], sinks[GROUP] = {0.5f, -2.0f, 8.0f}, out[GROUP * D];
+    for (int i = 0; i < GROUP * D; i++) q[i] = cosf((float)i);
+    float scratch[GROUP * (GPTOSS_ATTN_TILE + 2)];
+    const uint32_t first = 17, last = N - 2;
+    gptoss_attend_group(q, GROUP, &src, 0, D, first, last, sinks, 0.7f, scratch, out);
+    for (int h = 0; h < GROUP; h++) {
+        double m = sinks[h], s[N], denominator = 0;
+        for (uint32_t j = first; j <= last; j++) {
+            double dot = 0;
+            for (int i = 0; i < D; i++) dot += (double)q[h * D + i] * keys[j * D + i];
+            s[j] = dot * 0.7;
+            if (s[j] > m) m = s[j];
+        }
+        denominator = exp(sinks[h] - m);
+        for (uint32_t j = first; j <= last; j++) denominator += exp(s[j] - m);
+        for (int i = 0; i < D; i++) {
+            double want = 0;
+            for (uint32_t j = first; j <= last; j++) want += exp(s[j] - m) / denominator * values[j * D + i];
+            cr_expect_float_eq(out[h * D + i], (float)want, 1e-5, "head %d out[%d]: %g vs %g", h, i, out[h * D + i],
+                               want);
+        }
+    }
+    free(keys);
+    free(values);
 }
