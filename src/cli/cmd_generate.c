@@ -108,7 +108,7 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     double start = now_seconds();
-    if (gptoss_context_eval(ctx, prompt, n_prompt, GPTOSS_LOGITS_LAST, logits) != GPTOSS_OK) {
+    if (eval_prompt(ctx, prompt, n_prompt, logits) != GPTOSS_OK) {
         fprintf(stderr, "gptoss generate: %s\n", gptoss_last_error());
         goto done;
     }

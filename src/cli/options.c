@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include "kernels.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <math.h>
@@ -203,4 +204,21 @@ int open_model(const char *command, const run_options *o, gptoss_model **out_mod
                 o->kernels_given ? " (--kernels)" : getenv("GPTOSS_KERNELS") ? " ($GPTOSS_KERNELS)" : "",
                 (double)gptoss_model_bytes_per_token(*out_model) / 1e9);
     return 1;
+}
+
+gptoss_status eval_prompt(gptoss_context *ctx, const uint32_t *tokens, uint32_t n_tokens, float *logits) {
+    enum { CHUNK = 256, SHOW_FROM = 1024 };
+    if (n_tokens < SHOW_FROM) return gptoss_context_eval(ctx, tokens, n_tokens, GPTOSS_LOGITS_LAST, logits);
+    progress bar;
+    progress_start_units(&bar, "prefill", "tokens", n_tokens, 1);
+    gptoss_status s = GPTOSS_OK;
+    for (uint32_t done = 0; done < n_tokens && s == GPTOSS_OK;) {
+        const uint32_t n = n_tokens - done < CHUNK ? n_tokens - done : CHUNK;
+        s = gptoss_context_eval(ctx, tokens + done, n, done + n == n_tokens ? GPTOSS_LOGITS_LAST : GPTOSS_LOGITS_NONE,
+                                logits);
+        done += n;
+        progress_update(&bar, done);
+    }
+    progress_finish(&bar);
+    return s;
 }

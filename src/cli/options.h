@@ -49,6 +49,10 @@ const char *option_value(int argc, char **argv, int *i);
 int open_model(const char *command, const run_options *options, gptoss_model **out_model,
                gptoss_context **out_context);
 
+/* Evaluates a prompt (logits of its last token into logits), in chunks with a
+ * progress bar on stderr when it is long enough to keep a person waiting. */
+gptoss_status eval_prompt(gptoss_context *ctx, const uint32_t *tokens, uint32_t n_tokens, float *logits);
+
 /* Peak resident set size of this process in bytes. */
 uint64_t peak_rss_bytes(void);
 
