@@ -203,24 +203,32 @@ size_t gptoss_unicode_fold_orbit(uint32_t c, uint32_t *out, size_t max) {
     return n;
 }
 
+static bool in_class(const gptoss_cp_set *set, gptoss_gc_mask mask, uint32_t c) {
+    return gptoss_cp_set_contains(set, c) || (mask >> gptoss_unicode_category(c) & 1);
+}
+
 bool gptoss_cp_set_close_over_case(gptoss_cp_set *set, gptoss_gc_mask mask) {
     gptoss_cp_set_normalize(set);
-    gptoss_cp_set added = {0};
+    /* An orbit is every `from` folding to one target, plus the target. Only
+     * characters in the folding table have orbits larger than themselves.
+     * Pass 1 marks the targets of orbits the class touches; pass 2 adds
+     * those orbits whole. */
+    gptoss_cp_set touched = {0}, added = {0};
     bool ok = true;
-    /* Only characters with a folding (and their targets) have orbits larger
-     * than themselves, so walking the folding table finds every orbit. */
     for (size_t i = 0; i < gptoss_ucd_simple_fold_count && ok; i++) {
-        uint32_t orbit[8];
-        size_t n = gptoss_unicode_fold_orbit(gptoss_ucd_simple_folds[i].from, orbit, 8);
-        if (n > 8) n = 8; /* orbits hold at most 4 characters in any UCD so far */
-        bool touches = false;
-        for (size_t k = 0; k < n && !touches; k++)
-            touches = gptoss_cp_set_contains(set, orbit[k]) ||
-                      (mask >> gptoss_unicode_category(orbit[k]) & 1);
-        for (size_t k = 0; k < n && touches && ok; k++) ok = gptoss_cp_set_add(&added, orbit[k], orbit[k]);
+        const gptoss_case_fold *fold = &gptoss_ucd_simple_folds[i];
+        if (in_class(set, mask, fold->from) || in_class(set, mask, fold->to))
+            ok = gptoss_cp_set_add(&touched, fold->to, fold->to);
+    }
+    gptoss_cp_set_normalize(&touched);
+    for (size_t i = 0; i < gptoss_ucd_simple_fold_count && ok && touched.count; i++) {
+        const gptoss_case_fold *fold = &gptoss_ucd_simple_folds[i];
+        if (gptoss_cp_set_contains(&touched, fold->to))
+            ok = gptoss_cp_set_add(&added, fold->from, fold->from) && gptoss_cp_set_add(&added, fold->to, fold->to);
     }
     for (size_t i = 0; i < added.count && ok; i++)
         ok = gptoss_cp_set_add(set, added.ranges[i].first, added.ranges[i].last);
+    gptoss_cp_set_free(&touched);
     gptoss_cp_set_free(&added);
     gptoss_cp_set_normalize(set);
     return ok;
