@@ -100,6 +100,53 @@ gptoss_status gptoss_json_parse_string(const char *text, size_t len, char **out,
     return GPTOSS_OK;
 }
 
+void gptoss_json_skip_space(const char *text, size_t len, size_t *pos) {
+    while (*pos < len && is_space(text[*pos])) (*pos)++;
+}
+
+/* Past the string starting at text[*pos] == '"'. */
+static bool skip_string(const char *text, size_t len, size_t *pos) {
+    for (size_t i = *pos + 1; i < len; i++) {
+        if (text[i] == '\\') i++;
+        else if (text[i] == '"') {
+            *pos = i + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+gptoss_status gptoss_json_skip_value(const char *text, size_t len, size_t *pos) {
+    gptoss_json_skip_space(text, len, pos);
+    size_t i = *pos;
+    if (i >= len) return bad("expected a value", i);
+    if (text[i] == '"') {
+        if (!skip_string(text, len, pos)) return bad("unterminated string", i);
+        return GPTOSS_OK;
+    }
+    if (text[i] == '{' || text[i] == '[') {
+        size_t depth = 0;
+        while (i < len) {
+            char c = text[i];
+            if (c == '"') {
+                if (!skip_string(text, len, &i)) return bad("unterminated string", i);
+                continue;
+            }
+            if (c == '{' || c == '[') depth++;
+            else if ((c == '}' || c == ']') && --depth == 0) {
+                *pos = i + 1;
+                return GPTOSS_OK;
+            }
+            i++;
+        }
+        return bad("unterminated object or array", *pos);
+    }
+    while (i < len && !is_space(text[i]) && text[i] != ',' && text[i] != '}' && text[i] != ']') i++;
+    if (i == *pos) return bad("expected a value", i);
+    *pos = i;
+    return GPTOSS_OK;
+}
+
 bool gptoss_json_append_string(gptoss_bytes *out, const char *s, size_t len) {
     if (!gptoss_bytes_reserve(out, len + 2)) return false;
     bool ok = gptoss_bytes_append(out, "\"", 1);

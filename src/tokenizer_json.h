@@ -22,6 +22,14 @@ gptoss_status gptoss_json_parse_string(const char *text, size_t len, char **out,
  * past its closing quote; appends its bytes to out. */
 gptoss_status gptoss_json_scan_string(const char *text, size_t len, size_t *pos, gptoss_bytes *out);
 
+/* Moves *pos past JSON whitespace. */
+void gptoss_json_skip_space(const char *text, size_t len, size_t *pos);
+
+/* Moves *pos (after optional whitespace) past one JSON value without
+ * building it: fast enough to step over megabytes of arrays. Checks only the
+ * structure (brackets, strings), not every detail of the grammar. */
+gptoss_status gptoss_json_skip_value(const char *text, size_t len, size_t *pos);
+
 /* Appends s[0..len) as a quoted JSON string: '"', '\\' and control
  * characters escaped, everything else copied. Returns false when out of memory. */
 bool gptoss_json_append_string(gptoss_bytes *out, const char *s, size_t len);

@@ -8,6 +8,7 @@
 #include "bpe.h"
 #include "error.h"
 #include "tokenizer_data.h"
+#include "tokenizer_json.h"
 #include "tokenizer_utf8.h"
 
 /* GPT-2's ByteLevel pre-tokenizer regex (ByteLevel with use_regex: true). */
@@ -106,33 +107,86 @@ typedef struct parsed {
     const char *pattern;
 } parsed;
 
-static gptoss_status parse_vocab(const cJSON *model, parsed *p) {
-    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
-    if (!cJSON_IsObject(vocab)) return gptoss_fail(GPTOSS_ERROR_FORMAT, "model.vocab is missing");
-    int count = cJSON_GetArraySize(vocab);
-    if (count <= 0) return gptoss_fail(GPTOSS_ERROR_FORMAT, "model.vocab is empty");
-    p->n_tokens = (uint32_t)count;
-    p->offsets = malloc(sizeof *p->offsets * (size_t)count);
-    p->lengths = malloc(sizeof *p->lengths * (size_t)count);
-    if (!p->offsets || !p->lengths) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
-    for (int i = 0; i < count; i++) p->lengths[i] = UINT32_MAX;
+static gptoss_status grow_vocab(parsed *p, uint32_t id, uint32_t *capacity) {
+    if (id < *capacity) return GPTOSS_OK;
+    uint32_t cap = *capacity ? *capacity : 1024;
+    while (cap <= id) cap *= 2;
+    uint32_t *offsets = realloc(p->offsets, sizeof *offsets * cap);
+    if (offsets) p->offsets = offsets;
+    uint32_t *lengths = offsets ? realloc(p->lengths, sizeof *lengths * cap) : NULL;
+    if (!lengths) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
+    p->lengths = lengths;
+    for (uint32_t i = *capacity; i < cap; i++) p->lengths[i] = UINT32_MAX;
+    *capacity = cap;
+    return GPTOSS_OK;
+}
+
+/* model.vocab, {"<byte-level token>": id, ...}, read straight from the text
+ * (a cJSON tree of 200k entries would be the slowest part of loading). */
+static gptoss_status parse_vocab(const char *text, size_t len, parsed *p) {
     int16_t inverse[324];
     byte_level_inverse(inverse);
-    const cJSON *entry;
-    cJSON_ArrayForEach(entry, vocab) {
-        double value = cJSON_IsNumber(entry) ? entry->valuedouble : -1;
-        if (value < 0 || value >= count || value != (double)(uint32_t)value)
-            return gptoss_fail(GPTOSS_ERROR_UNSUPPORTED,
-                               "vocab ids must be 0..%d without gaps (token \"%.40s\")", count - 1, entry->string);
-        uint32_t id = (uint32_t)value;
-        if (p->lengths[id] != UINT32_MAX) return gptoss_fail(GPTOSS_ERROR_FORMAT, "vocab id %u appears twice", id);
+    size_t pos = 0;
+    gptoss_json_skip_space(text, len, &pos);
+    if (pos >= len || text[pos] != '{') return gptoss_fail(GPTOSS_ERROR_FORMAT, "model.vocab is not an object");
+    pos++;
+    gptoss_bytes key = {0};
+    uint32_t capacity = 0, max_id = 0, count = 0;
+    gptoss_status status = GPTOSS_OK;
+    for (;;) {
+        gptoss_json_skip_space(text, len, &pos);
+        if (pos < len && text[pos] == '}' && !count) break;
+        key.len = 0;
+        status = gptoss_json_scan_string(text, len, &pos, &key);
+        if (status != GPTOSS_OK) break;
+        gptoss_json_skip_space(text, len, &pos);
+        if (pos >= len || text[pos++] != ':') {
+            status = gptoss_fail(GPTOSS_ERROR_FORMAT, "model.vocab: expected ':'");
+            break;
+        }
+        gptoss_json_skip_space(text, len, &pos);
+        uint64_t id = 0;
+        size_t digits = 0;
+        while (pos < len && text[pos] >= '0' && text[pos] <= '9' && id < (1u << 30))
+            id = id * 10 + (uint64_t)(text[pos++] - '0'), digits++;
+        if (!digits || id >= (1u << 30) || (pos < len && (text[pos] == '.' || text[pos] == 'e'))) {
+            status = gptoss_fail(GPTOSS_ERROR_FORMAT, "model.vocab: token \"%.40s\" needs a small integer id",
+                                 key.data ? key.data : "");
+            break;
+        }
+        if ((status = grow_vocab(p, (uint32_t)id, &capacity)) != GPTOSS_OK) break;
+        if (p->lengths[id] != UINT32_MAX) {
+            status = gptoss_fail(GPTOSS_ERROR_FORMAT, "vocab id %u appears twice", (unsigned)id);
+            break;
+        }
         size_t before = p->bytes.len;
-        if (!decode_byte_level(entry->string, inverse, &p->bytes))
-            return gptoss_fail(GPTOSS_ERROR_FORMAT, "vocab token %u is not byte-level text", id);
+        if (memchr(key.data, 0, key.len) || !decode_byte_level(key.data, inverse, &p->bytes)) {
+            status = gptoss_fail(GPTOSS_ERROR_FORMAT, "vocab token %u is not byte-level text", (unsigned)id);
+            break;
+        }
+        if (p->bytes.len > UINT32_MAX / 2) {
+            status = gptoss_fail(GPTOSS_ERROR_FORMAT, "vocabulary too large");
+            break;
+        }
         p->offsets[id] = (uint32_t)before;
         p->lengths[id] = (uint32_t)(p->bytes.len - before);
-        if (p->bytes.len > UINT32_MAX / 2) return gptoss_fail(GPTOSS_ERROR_FORMAT, "vocabulary too large");
+        if (id > max_id) max_id = (uint32_t)id;
+        count++;
+        gptoss_json_skip_space(text, len, &pos);
+        if (pos < len && text[pos] == ',') {
+            pos++;
+            continue;
+        }
+        if (pos < len && text[pos] == '}') break;
+        status = gptoss_fail(GPTOSS_ERROR_FORMAT, "model.vocab: expected ',' or '}'");
+        break;
     }
+    free(key.data);
+    if (status != GPTOSS_OK) return status;
+    if (!count) return gptoss_fail(GPTOSS_ERROR_FORMAT, "model.vocab is empty");
+    if (max_id + 1 != count)
+        return gptoss_fail(GPTOSS_ERROR_UNSUPPORTED, "vocab ids must be 0..%u without gaps", count - 1);
+    p->n_tokens = count;
     return GPTOSS_OK;
 }
 
@@ -215,16 +269,81 @@ static gptoss_status pack(const parsed *p, uint64_t source_hash, uint64_t source
     return GPTOSS_OK;
 }
 
+/* Walks a JSON object at text[*pos]. Small members are parsed with cJSON
+ * into `into`; the big ones are not built: model.vocab is only located
+ * (*vocab) and model.merges skipped (ranks come from the vocabulary). */
+static gptoss_status walk_object(const char *text, size_t len, size_t *pos, cJSON *into, bool in_model,
+                                 const char **vocab, size_t *vocab_len) {
+    gptoss_json_skip_space(text, len, pos);
+    if (*pos >= len || text[*pos] != '{') return gptoss_fail(GPTOSS_ERROR_FORMAT, "malformed JSON: expected an object");
+    (*pos)++;
+    gptoss_bytes key = {0};
+    gptoss_status status = GPTOSS_OK;
+    for (bool first = true;; first = false) {
+        gptoss_json_skip_space(text, len, pos);
+        if (first && *pos < len && text[*pos] == '}') {
+            (*pos)++;
+            break;
+        }
+        key.len = 0;
+        if ((status = gptoss_json_scan_string(text, len, pos, &key)) != GPTOSS_OK) break;
+        gptoss_json_skip_space(text, len, pos);
+        if (*pos >= len || text[*pos] != ':') {
+            status = gptoss_fail(GPTOSS_ERROR_FORMAT, "malformed JSON: expected ':'");
+            break;
+        }
+        (*pos)++;
+        gptoss_json_skip_space(text, len, pos);
+        size_t start = *pos;
+        const char *name = key.data ? key.data : "";
+        if (!in_model && !strcmp(name, "model")) {
+            cJSON *model = cJSON_AddObjectToObject(into, "model");
+            status = model ? walk_object(text, len, pos, model, true, vocab, vocab_len)
+                           : gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
+        } else {
+            status = gptoss_json_skip_value(text, len, pos);
+            if (status == GPTOSS_OK && in_model && !strcmp(name, "vocab")) {
+                *vocab = text + start;
+                *vocab_len = *pos - start;
+            } else if (status == GPTOSS_OK && !(in_model && !strcmp(name, "merges"))) {
+                cJSON *value = cJSON_ParseWithLength(text + start, *pos - start);
+                if (!value) status = gptoss_fail(GPTOSS_ERROR_FORMAT, "malformed JSON in \"%.40s\"", name);
+                else cJSON_AddItemToObject(into, name, value);
+            }
+        }
+        if (status != GPTOSS_OK) break;
+        gptoss_json_skip_space(text, len, pos);
+        if (*pos < len && text[*pos] == ',') {
+            (*pos)++;
+            continue;
+        }
+        if (*pos < len && text[*pos] == '}') {
+            (*pos)++;
+            break;
+        }
+        status = gptoss_fail(GPTOSS_ERROR_FORMAT, "malformed JSON: expected ',' or '}'");
+        break;
+    }
+    free(key.data);
+    return status;
+}
+
 gptoss_status gptoss_tokenizer_blob_from_json(const char *json, size_t len, uint64_t source_hash,
                                               void **blob, size_t *size) {
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) return gptoss_fail(GPTOSS_ERROR_FORMAT, "malformed JSON");
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
     parsed p = {0};
-    gptoss_status status = GPTOSS_OK;
+    const char *vocab = NULL;
+    size_t vocab_len = 0, pos = 0;
+    gptoss_status status = walk_object(json, len, &pos, root, false, &vocab, &vocab_len);
+    gptoss_json_skip_space(json, len, &pos);
+    if (status == GPTOSS_OK && pos != len) status = gptoss_fail(GPTOSS_ERROR_FORMAT, "malformed JSON: text after the object");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const char *type = string_field(model, "type");
-    if (type && strcmp(type, "BPE")) status = gptoss_fail(GPTOSS_ERROR_UNSUPPORTED, "model type %s", type);
-    if (status == GPTOSS_OK) status = parse_vocab(model, &p);
+    if (status == GPTOSS_OK && type && strcmp(type, "BPE"))
+        status = gptoss_fail(GPTOSS_ERROR_UNSUPPORTED, "model type %s", type);
+    if (status == GPTOSS_OK && !vocab) status = gptoss_fail(GPTOSS_ERROR_FORMAT, "model.vocab is missing");
+    if (status == GPTOSS_OK) status = parse_vocab(vocab, vocab_len, &p);
     if (status == GPTOSS_OK) status = parse_added_tokens(root, &p);
     if (status == GPTOSS_OK) status = find_pattern(root, &p.pattern);
     if (status == GPTOSS_OK) status = pack(&p, source_hash, len, blob, size);

@@ -314,3 +314,61 @@ Test(tokenizer, load_errors_are_clear) {
     rmdir(dir);
     free(dir);
 }
+
+/* A tiny synthetic tokenizer.json: the 256 bytes (ids in byte order, written
+ * as ByteLevel characters, escapes included), "ab" and " ab", one added token,
+ * and GPT-2's ByteLevel pre-tokenizer (use_regex). */
+static void write_tiny_tokenizer(const char *path) {
+    gptoss_bytes json = {0};
+    gptoss_bytes_append_str(&json, "{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 300, \"content\": \"<|x|>\", "
+                                   "\"special\": true}], \"normalizer\": null,\n\"pre_tokenizer\": {\"type\": "
+                                   "\"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true},\n"
+                                   "\"model\": {\"type\": \"BPE\", \"merges\": [[\"a\", \"b\"], \"x y\"], \"vocab\": {");
+    int extra = 0;
+    for (int b = 0; b < 256; b++) {
+        bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+        uint32_t c = printable ? (uint32_t)b : 256u + (uint32_t)extra++;
+        uint8_t utf8[4];
+        size_t n = gptoss_utf8_encode(c, utf8);
+        gptoss_json_append_string(&json, (const char *)utf8, n);
+        char id[16];
+        snprintf(id, sizeof id, ": %d, ", b);
+        gptoss_bytes_append_str(&json, id);
+    }
+    gptoss_bytes_append_str(&json, "\"ab\": 256, \"\\u0120ab\": 257}}}\n"); /* U+0120 is the space */
+    FILE *file = fopen(path, "wb");
+    fwrite(json.data, 1, json.len, file);
+    fclose(file);
+    free(json.data);
+}
+
+Test(tokenizer, tiny_synthetic_tokenizer_file) {
+    char *dir = temp_dir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    write_tiny_tokenizer(path);
+    gptoss_tokenizer_options options = {.cache_dir = dir};
+    for (int pass = 0; pass < 2; pass++) { /* JSON, then the cache */
+        gptoss_tokenizer *tok = NULL;
+        cr_assert_eq(gptoss_tokenizer_load_with(path, &options, &tok), GPTOSS_OK, "%s", gptoss_last_error());
+        cr_expect_eq(gptoss_tokenizer_vocab_size(tok), 301);
+        cr_expect_eq(gptoss_tokenizer_ordinary_count(tok), 258);
+        cr_expect_eq(gptoss_tokenizer_token_id(tok, "\""), '"');
+        cr_expect_eq(gptoss_tokenizer_token_id(tok, "\\"), '\\');
+        uint32_t *ids;
+        size_t n;
+        const char *text = "abab ab<|x|>";
+        cr_assert_eq(gptoss_tokenizer_encode(tok, text, strlen(text), true, &ids, &n), GPTOSS_OK);
+        cr_assert_eq(n, 4);
+        cr_expect_eq(ids[0], 256);
+        cr_expect_eq(ids[1], 256);
+        cr_expect_eq(ids[2], 257);
+        cr_expect_eq(ids[3], 300);
+        free(ids);
+        gptoss_tokenizer_free(tok);
+    }
+    char command[512];
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    cr_expect_eq(system(command), 0);
+    free(dir);
+}
