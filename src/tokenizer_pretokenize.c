@@ -10,6 +10,7 @@
 
 struct gptoss_regex {
     pcre2_code *code;
+    bool jit; /* JIT compiled: matched with pcre2_jit_match (less per-call work) */
 };
 
 /* JIT stack for pathological inputs (e.g. megabytes of one character class):
@@ -27,13 +28,14 @@ gptoss_status gptoss_regex_compile(const char *pattern, size_t len, gptoss_regex
         return gptoss_fail(GPTOSS_ERROR_FORMAT, "PCRE2 cannot compile the pre-tokenizer regex at %zu: %s",
                            (size_t)offset, (const char *)message);
     }
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if it fails */
+    bool jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0; /* else the interpreter */
     gptoss_regex *regex = malloc(sizeof *regex);
     if (!regex) {
         pcre2_code_free(code);
         return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
     }
     regex->code = code;
+    regex->jit = jit;
     *out = regex;
     return GPTOSS_OK;
 }
@@ -70,7 +72,8 @@ static void matcher_free(matcher *m) {
 
 /* pcre2_match at `from`; returns its rc after retrying resource failures. */
 static int match_at(const gptoss_regex *regex, matcher *m, const char *text, size_t len, size_t from) {
-    int rc = pcre2_match(regex->code, (PCRE2_SPTR)text, len, from, PCRE2_NO_UTF_CHECK, m->data, m->context);
+    int rc = regex->jit ? pcre2_jit_match(regex->code, (PCRE2_SPTR)text, len, from, 0, m->data, m->context)
+                        : pcre2_match(regex->code, (PCRE2_SPTR)text, len, from, PCRE2_NO_UTF_CHECK, m->data, m->context);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT) {
         if (!m->context) {
             m->context = pcre2_match_context_create(NULL);
