@@ -1,7 +1,7 @@
 /* test_tokenizer.c - the o200k_harmony tokenizer against golden encodings:
  * the public sample (tests/fixtures/tokenizer/sample.jsonl) and the harder
- * cases computed with tiktoken itself (golden_extra.jsonl, see
- * make_golden.cjs); special tokens, errors, decoding and the cache. */
+ * cases computed with tiktoken itself (golden_extra.jsonl, golden_fuzz.jsonl,
+ * see make_golden.cjs); special tokens, errors, decoding and the cache. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,15 +48,18 @@ static size_t check_golden(const gptoss_tokenizer *tok, const char *path, size_t
 
 static void check_both_golden_files(const gptoss_tokenizer_options *options) {
     gptoss_tokenizer *tok = testing_load_tokenizer_with(options);
-    size_t n_sample, n_extra;
+    size_t n_sample, n_extra, n_fuzz;
     size_t bad_sample = check_golden(tok, GPTOSS_FIXTURES "/tokenizer/sample.jsonl", &n_sample);
     size_t bad_extra = check_golden(tok, GPTOSS_FIXTURES "/tokenizer/golden_extra.jsonl", &n_extra);
-    cr_log_info("golden: sample %zu/%zu, extra %zu/%zu", n_sample - bad_sample, n_sample, n_extra - bad_extra,
-                n_extra);
+    size_t bad_fuzz = check_golden(tok, GPTOSS_FIXTURES "/tokenizer/golden_fuzz.jsonl", &n_fuzz);
+    cr_log_info("golden: sample %zu/%zu, extra %zu/%zu, fuzz %zu/%zu", n_sample - bad_sample, n_sample,
+                n_extra - bad_extra, n_extra, n_fuzz - bad_fuzz, n_fuzz);
     cr_expect_geq(n_sample, 62);
     cr_expect_geq(n_extra, 300);
+    cr_expect_geq(n_fuzz, 1000);
     cr_expect_eq(bad_sample, 0, "%zu sample cases failed", bad_sample);
     cr_expect_eq(bad_extra, 0, "%zu extra cases failed", bad_extra);
+    cr_expect_eq(bad_fuzz, 0, "%zu fuzz cases failed", bad_fuzz);
     gptoss_tokenizer_free(tok);
 }
 
