@@ -30,6 +30,7 @@ static inline bool gptoss_bytes_reserve(gptoss_bytes *b, size_t extra) {
     return true;
 }
 
+/* Appends src[0..n); false when out of memory (b is then unchanged). */
 static inline bool gptoss_bytes_append(gptoss_bytes *b, const void *src, size_t n) {
     if (!gptoss_bytes_reserve(b, n)) return false;
     if (n) memcpy(b->data + b->len, src, n);
@@ -38,6 +39,7 @@ static inline bool gptoss_bytes_append(gptoss_bytes *b, const void *src, size_t 
     return true;
 }
 
+/* Appends a C string without its NUL. */
 static inline bool gptoss_bytes_append_str(gptoss_bytes *b, const char *s) {
     return gptoss_bytes_append(b, s, strlen(s));
 }
@@ -48,6 +50,7 @@ typedef struct gptoss_ids {
     size_t len, cap;
 } gptoss_ids;
 
+/* Appends one id; false when out of memory. */
 static inline bool gptoss_ids_push(gptoss_ids *ids, uint32_t id) {
     if (ids->len == ids->cap) {
         size_t cap = ids->cap ? ids->cap * 2 : 64;
