@@ -14,6 +14,8 @@ static const command commands[] = {
     {"logits", cmd_logits, "write float32 logits of every position to a file"},
     {"generate", cmd_generate, "generate N token ids after a prompt of ids"},
     {"synth", cmd_synth, "write a random checkpoint in the release layout (any shape)"},
+    {"tokenize", cmd_tokenize, "encode text to token ids (o200k_harmony tokenizer)"},
+    {"detokenize", cmd_detokenize, "decode token ids to text"},
 };
 
 static void usage(FILE *out) {
