@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "gptoss.h"
+#include "rng.h"
 
 typedef struct candidate {
     float logit;
@@ -20,28 +21,8 @@ struct gptoss_sampler {
     double *probs;         /* [vocab_size] */
 };
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t next_u64(uint64_t s[4]) {
-    const uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 /* Uniform in [0, 1) with 53 random bits. */
-static double next_unit(uint64_t s[4]) { return (double)(next_u64(s) >> 11) * 0x1.0p-53; }
+static double next_unit(uint64_t s[4]) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
 
 gptoss_sampler_params gptoss_sampler_default_params(void) {
     return (gptoss_sampler_params){.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .seed = 0};
@@ -66,8 +47,7 @@ gptoss_status gptoss_sampler_create(const gptoss_sampler_params *p, uint32_t voc
         gptoss_sampler_free(s);
         return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
     }
-    uint64_t seed = p->seed;
-    for (int i = 0; i < 4; i++) s->state[i] = splitmix64(&seed);
+    rng_seed(s->state, p->seed);
     *out = s;
     return GPTOSS_OK;
 }

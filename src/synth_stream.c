@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "numeric.h"
+#include "rng.h"
 #include "synth_internal.h"
 
 enum { BLOCK_BYTES = 1 << 16, GROUP_BLOCKS = 64, GROUP_BYTES = BLOCK_BYTES * GROUP_BLOCKS };
@@ -32,33 +33,13 @@ struct synth_writer {
     double start, last_draw;
 };
 
-/* ---- PRNG: xoshiro256** seeded through splitmix64 ---- */
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t rng_next(uint64_t s[4]) {
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
+/* ---- PRNG: xoshiro256** seeded through splitmix64 (rng.h) ---- */
 
 static void random_bytes(uint64_t seed, uint32_t tensor, uint64_t block, uint8_t *out, size_t len) {
     uint64_t x = seed, s[4];
-    x = splitmix64(&x) + tensor;
-    x = splitmix64(&x) + block;
-    for (int i = 0; i < 4; i++) s[i] = splitmix64(&x);
+    x = rng_splitmix64(&x) + tensor;
+    x = rng_splitmix64(&x) + block;
+    for (int i = 0; i < 4; i++) s[i] = rng_splitmix64(&x);
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t v = rng_next(s);
