@@ -255,6 +255,10 @@ typedef enum gptoss_harmony_event_type {
                                            everything after it (completed messages stay) */
 } gptoss_harmony_event_type;
 
+/* Pointers in an event are valid until the next call on the parser. A
+ * message that arrives whole in one token (lenient: a terminator before
+ * <|message|>) gives START, CONTENT and END at once, all pointing at the
+ * completed message. */
 typedef struct gptoss_harmony_event {
     gptoss_harmony_event_type type;
     const gptoss_harmony_message *message; /* MESSAGE_START, CONTENT, MESSAGE_END */
@@ -299,6 +303,10 @@ const char *gptoss_harmony_parser_error(const gptoss_harmony_parser *parser);
 
 /* Whether the parser takes no more tokens (after an error or the end of the stream). */
 bool gptoss_harmony_parser_done(const gptoss_harmony_parser *parser);
+
+/* The ids a sampler should stop on: <|return|>, <|call|> and <|endoftext|>
+ * (never <|end|>: more messages follow it). Returns how many were written. */
+size_t gptoss_harmony_stop_tokens(const gptoss_tokenizer *tok, uint32_t out[3]);
 
 /* Parses a whole token list: pushes every id, then finishes. The completed
  * messages are appended to *out; *error gets a malloc'ed copy of the parse

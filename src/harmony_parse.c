@@ -527,6 +527,16 @@ const char *gptoss_harmony_parser_error(const gptoss_harmony_parser *p) { return
 
 bool gptoss_harmony_parser_done(const gptoss_harmony_parser *p) { return p->state == DONE; }
 
+size_t gptoss_harmony_stop_tokens(const gptoss_tokenizer *tok, uint32_t out[3]) {
+    static const char *const spellings[] = {"<|return|>", "<|call|>", "<|endoftext|>"};
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        uint32_t id = gptoss_tokenizer_token_id(tok, spellings[i]);
+        if (id != GPTOSS_TOKEN_NONE) out[n++] = id;
+    }
+    return n;
+}
+
 gptoss_status gptoss_harmony_parse(const gptoss_tokenizer *tok, const uint32_t *ids, size_t n,
                                    const gptoss_harmony_parser_options *options, gptoss_harmony_messages *out,
                                    char **error) {

@@ -218,6 +218,9 @@ Test(harmony_parse, stop_events_and_split_characters) {
     }
     cr_expect_eq(stops, 1);
     cr_expect_geq(deltas, 4);
+    uint32_t stop_ids[3];
+    cr_assert_eq(gptoss_harmony_stop_tokens(tok, stop_ids), 3);
+    cr_expect(stop_ids[0] == RETURN && stop_ids[1] == CALL && stop_ids[2] == ENDOFTEXT);
     size_t count;
     const gptoss_harmony_message *m = gptoss_harmony_parser_messages(parser, &count);
     cr_assert_eq(count, 2);
