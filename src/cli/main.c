@@ -16,6 +16,8 @@ static const command commands[] = {
     {"synth", cmd_synth, "write a random checkpoint in the release layout (any shape)"},
     {"tokenize", cmd_tokenize, "encode text to token ids (o200k_harmony tokenizer)"},
     {"detokenize", cmd_detokenize, "decode token ids to text"},
+    {"render", cmd_render, "render conversations (JSON) into harmony prompt token ids"},
+    {"parse", cmd_parse, "parse generated token ids into harmony messages"},
 };
 
 static void usage(FILE *out) {
