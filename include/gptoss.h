@@ -147,6 +147,25 @@ gptoss_status gptoss_context_eval(gptoss_context *context, const uint32_t *token
                                   uint32_t n_tokens, gptoss_logits_mode mode,
                                   float *logits);
 
+/* The tokens the context holds (its first gptoss_context_position() entries).
+ * Owned by the context; valid until the next call that changes it. */
+const uint32_t *gptoss_context_tokens(const gptoss_context *context);
+
+/* Keeps the first n_keep processed tokens and forgets the rest. Full-attention
+ * layers keep every position; sliding-window layers hold a window plus slack,
+ * and a snapshot taken at the end of the last prompt: when stepping back
+ * further than those allow, the tokens between the nearest usable state and
+ * n_keep are processed again. *n_reprocessed (may be NULL) gets how many. */
+gptoss_status gptoss_context_truncate(gptoss_context *context, uint32_t n_keep, uint32_t *n_reprocessed);
+
+/* Evaluates a whole prompt, reusing the longest prefix it shares with the
+ * tokens the context already holds (multi-turn chats and agent loops re-send
+ * the whole conversation), and writes the logits of its last token. Takes a
+ * snapshot of the sliding-window layers at the end. *n_processed (may be NULL)
+ * gets how many tokens were computed, reprocessing included. */
+gptoss_status gptoss_context_eval_prompt(gptoss_context *context, const uint32_t *tokens, uint32_t n_tokens,
+                                         float *logits, uint32_t *n_processed);
+
 /* Sampling settings. temperature 0 means greedy (argmax, lowest id on ties).
  * top_k 0, top_p 1 and min_p 0 disable those filters. */
 typedef struct gptoss_sampler_params {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "context.h"
 #include "error.h"
 #include "kvcache.h"
 #include "linear.h"
@@ -19,24 +20,6 @@
 #include "moe.h"
 #include "numeric.h"
 #include "rope.h"
-
-enum { MAX_BATCH = 128 };
-
-struct gptoss_context {
-    gptoss_model *model;
-    uint32_t capacity;
-    uint32_t position;      /* tokens processed so far */
-    kv_cache cache;
-    gptoss_rope rope;
-    moe_scratch moe;
-    /* Activations of one batch, [MAX_BATCH][...] each. */
-    float *x, *h, *q, *k, *v, *attn, *rope_table;
-    float *scores;          /* [threads][scratch_per_thread] attention scratch */
-    size_t scratch_per_thread;
-    int n_threads;
-    int fast;               /* int8 activations (fast precision) */
-    q8_buffer act_q8;       /* quantised activations of the batch */
-};
 
 /* The batch's rows of x quantised for the fast kernels; NULL in exact precision. */
 static const gptoss_q8_acts *quantized(gptoss_context *ctx, const float *x, uint32_t n, size_t cols,
@@ -69,7 +52,9 @@ gptoss_status gptoss_context_create(gptoss_model *model, uint32_t n_ctx, gptoss_
     const size_t B = MAX_BATCH, H = c->hidden_size;
     const size_t q_dim = (size_t)c->num_attention_heads * c->head_dim;
     const size_t kv_dim = (size_t)c->num_key_value_heads * c->head_dim;
-    gptoss_status s = kv_cache_init(&ctx->cache, c, n_ctx);
+    ctx->history = malloc((size_t)n_ctx * sizeof *ctx->history);
+    gptoss_status s = ctx->history ? kv_cache_init(&ctx->cache, c, n_ctx, GPTOSS_SLIDING_SLACK)
+                                   : gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
     if (s == GPTOSS_OK) s = gptoss_rope_init(&ctx->rope, c);
     ctx->fast = model->precision == GPTOSS_PRECISION_FAST;
     if (s == GPTOSS_OK) s = moe_scratch_init(&ctx->moe, c, MAX_BATCH, ctx->fast);
@@ -99,6 +84,8 @@ gptoss_status gptoss_context_create(gptoss_model *model, uint32_t n_ctx, gptoss_
 void gptoss_context_free(gptoss_context *ctx) {
     if (!ctx) return;
     kv_cache_free(&ctx->cache);
+    context_snapshot_free(ctx);
+    free(ctx->history);
     gptoss_rope_free(&ctx->rope);
     moe_scratch_free(&ctx->moe);
     q8_buffer_free(&ctx->act_q8);
@@ -115,7 +102,10 @@ void gptoss_context_free(gptoss_context *ctx) {
 
 uint32_t gptoss_context_capacity(const gptoss_context *ctx) { return ctx->capacity; }
 uint32_t gptoss_context_position(const gptoss_context *ctx) { return ctx->position; }
-void gptoss_context_reset(gptoss_context *ctx) { ctx->position = 0; }
+void gptoss_context_reset(gptoss_context *ctx) {
+    ctx->position = 0;
+    ctx->snapshot_position = 0; /* no snapshot */
+}
 
 /* x += Wo . attention(q, k, v) + bo for the n tokens at positions pos0.. */
 static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_layer *cache_layer, uint32_t n) {
@@ -180,6 +170,7 @@ static void eval_batch(gptoss_context *ctx, const uint32_t *tokens, uint32_t n, 
     const gptoss_model *m = ctx->model;
     const gptoss_config *c = &m->config;
     const uint32_t H = c->hidden_size;
+    memmove(ctx->history + ctx->position, tokens, n * sizeof *tokens); /* may be itself (reprocessing) */
     for (uint32_t t = 0; t < n; t++) {
         const uint16_t *row = m->embed + (size_t)tokens[t] * H;
         for (uint32_t j = 0; j < H; j++) ctx->x[(size_t)t * H + j] = bf16_to_f32(row[j]);

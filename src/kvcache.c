@@ -5,14 +5,15 @@
 
 #include "error.h"
 
-gptoss_status kv_cache_init(kv_cache *cache, const gptoss_config *c, uint32_t capacity) {
+gptoss_status kv_cache_init(kv_cache *cache, const gptoss_config *c, uint32_t capacity, uint32_t slack) {
     cache->n_layers = c->num_hidden_layers;
     cache->kv_dim = c->num_key_value_heads * c->head_dim;
     cache->layers = calloc(cache->n_layers, sizeof *cache->layers);
     if (!cache->layers) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory for the KV cache");
     for (uint32_t i = 0; i < cache->n_layers; i++) {
         kv_layer *layer = &cache->layers[i];
-        layer->slots = c->layer_is_sliding[i] && c->sliding_window < capacity ? c->sliding_window : capacity;
+        const uint64_t ring = (uint64_t)c->sliding_window + slack;
+        layer->slots = c->layer_is_sliding[i] && ring < capacity ? (uint32_t)ring : capacity;
         size_t floats = (size_t)layer->slots * cache->kv_dim;
         layer->keys = malloc(floats * sizeof(float));
         layer->values = malloc(floats * sizeof(float));

@@ -22,8 +22,9 @@ typedef struct kv_cache {
     uint32_t kv_dim;  /* nkv * head_dim */
 } kv_cache;
 
-/* Allocates caches for a context of capacity tokens. */
-gptoss_status kv_cache_init(kv_cache *cache, const gptoss_config *config, uint32_t capacity);
+/* Allocates caches for a context of capacity tokens; sliding layers keep
+ * window + slack positions (at most capacity). */
+gptoss_status kv_cache_init(kv_cache *cache, const gptoss_config *config, uint32_t capacity, uint32_t slack);
 void kv_cache_free(kv_cache *cache);
 
 /* Bytes the cache allocates. */
