@@ -101,6 +101,7 @@ void gptoss_context_free(gptoss_context *ctx) {
 }
 
 uint32_t gptoss_context_capacity(const gptoss_context *ctx) { return ctx->capacity; }
+const gptoss_model *gptoss_context_model(const gptoss_context *ctx) { return ctx->model; }
 uint32_t gptoss_context_position(const gptoss_context *ctx) { return ctx->position; }
 void gptoss_context_reset(gptoss_context *ctx) {
     ctx->position = 0;

@@ -21,24 +21,6 @@ static void usage(FILE *out) {
             run_options_help);
 }
 
-/* Parses one sampling option; 1 = consumed, 0 = not a sampling option, -1 = bad value. */
-static int parse_sampling_option(int argc, char **argv, int *i, gptoss_sampler_params *p) {
-    const char *arg = argv[*i];
-    int is_float = !strcmp(arg, "--temperature") || !strcmp(arg, "--top-p") || !strcmp(arg, "--min-p");
-    int is_int = !strcmp(arg, "--top-k") || !strcmp(arg, "--seed");
-    if (!is_float && !is_int) return 0;
-    const char *value = option_value(argc, argv, i);
-    if (!value) return -1;
-    int ok = 1;
-    if (!strcmp(arg, "--temperature")) ok = parse_float(value, &p->temperature);
-    else if (!strcmp(arg, "--top-p")) ok = parse_float(value, &p->top_p);
-    else if (!strcmp(arg, "--min-p")) ok = parse_float(value, &p->min_p);
-    else if (!strcmp(arg, "--top-k")) ok = parse_u32(value, &p->top_k);
-    else ok = parse_u64(value, &p->seed);
-    if (!ok) fprintf(stderr, "error: %s: '%s' is not a valid number\n", arg, value);
-    return ok ? 1 : -1;
-}
-
 int cmd_generate(int argc, char **argv) {
     run_options options = run_options_default(GPTOSS_PRECISION_EXACT);
     gptoss_sampler_params sampling = gptoss_sampler_default_params();

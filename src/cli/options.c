@@ -13,6 +13,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
+const char sampling_options_help[] =
+    "  --temperature T    0 = greedy\n"
+    "  --top-k K          keep the K most likely tokens (0 = off)\n"
+    "  --top-p P          keep the smallest set with probability >= P (1 = off)\n"
+    "  --min-p M          drop tokens below M x the best token's probability (0 = off)\n"
+    "  --seed S           random seed\n";
+
 const char run_options_help[] =
     "  --model DIR        Hugging Face gpt-oss folder (config.json, *.safetensors)\n"
     "  --threads N        worker threads (default: all cores)\n"
@@ -221,4 +228,22 @@ gptoss_status eval_prompt(gptoss_context *ctx, const uint32_t *tokens, uint32_t 
     }
     progress_finish(&bar);
     return s;
+}
+
+/* Parses one sampling option; 1 = consumed, 0 = not a sampling option, -1 = bad value. */
+int parse_sampling_option(int argc, char **argv, int *i, gptoss_sampler_params *p) {
+    const char *arg = argv[*i];
+    int is_float = !strcmp(arg, "--temperature") || !strcmp(arg, "--top-p") || !strcmp(arg, "--min-p");
+    int is_int = !strcmp(arg, "--top-k") || !strcmp(arg, "--seed");
+    if (!is_float && !is_int) return 0;
+    const char *value = option_value(argc, argv, i);
+    if (!value) return -1;
+    int ok = 1;
+    if (!strcmp(arg, "--temperature")) ok = parse_float(value, &p->temperature);
+    else if (!strcmp(arg, "--top-p")) ok = parse_float(value, &p->top_p);
+    else if (!strcmp(arg, "--min-p")) ok = parse_float(value, &p->min_p);
+    else if (!strcmp(arg, "--top-k")) ok = parse_u32(value, &p->top_k);
+    else ok = parse_u64(value, &p->seed);
+    if (!ok) fprintf(stderr, "error: %s: '%s' is not a valid number\n", arg, value);
+    return ok ? 1 : -1;
 }

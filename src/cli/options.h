@@ -24,6 +24,13 @@ run_options run_options_default(gptoss_precision precision);
 /* Help text for the run options, to append to a command's usage. */
 extern const char run_options_help[];
 
+/* Help text for the sampling options. */
+extern const char sampling_options_help[];
+
+/* Parses one sampling option (--temperature, --top-k, --top-p, --min-p,
+ * --seed): 1 = consumed, 0 = not a sampling option, -1 = bad value (printed). */
+int parse_sampling_option(int argc, char **argv, int *i, gptoss_sampler_params *params);
+
 /* Resolves the kernel choice: --kernels, else $GPTOSS_KERNELS, else auto.
  * Prints and returns 0 if the name is unknown. */
 int resolve_kernels(run_options *options);
