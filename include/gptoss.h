@@ -127,6 +127,9 @@ gptoss_status gptoss_context_create(gptoss_model *model, uint32_t n_ctx,
 
 void gptoss_context_free(gptoss_context *context);
 
+/* The model a context was created from. */
+const gptoss_model *gptoss_context_model(const gptoss_context *context);
+
 /* Capacity in tokens, and the number of tokens already processed. */
 uint32_t gptoss_context_capacity(const gptoss_context *context);
 uint32_t gptoss_context_position(const gptoss_context *context);
