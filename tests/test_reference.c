@@ -18,16 +18,19 @@ typedef struct loaded {
     size_t vocab;
 } loaded;
 
-static loaded load_fixture(const char *name) {
+static loaded load_fixture_with(const char *name, gptoss_kernel_isa isa) {
     loaded l = {0};
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", fixture_path(name));
-    cr_assert_eq(gptoss_model_load(dir, NULL, &l.model), GPTOSS_OK, "%s", gptoss_last_error());
+    gptoss_model_options options = {.kernels = isa, .precision = GPTOSS_PRECISION_EXACT};
+    cr_assert_eq(gptoss_model_load(dir, &options, &l.model), GPTOSS_OK, "%s", gptoss_last_error());
     cr_assert_eq(gptoss_context_create(l.model, 0, &l.ctx), GPTOSS_OK, "%s", gptoss_last_error());
     l.vocab = gptoss_model_config(l.model)->vocab_size;
     l.ref = load_reference(name, l.vocab);
     return l;
 }
+
+static loaded load_fixture(const char *name) { return load_fixture_with(name, GPTOSS_KERNELS_SCALAR); }
 
 static void unload(loaded *l) {
     free_reference(&l->ref);
@@ -192,3 +195,39 @@ Test(cli, generate_sampled_is_reproducible) {
     command_result_free(&a);
     command_result_free(&b);
 }
+
+/* Exact precision must meet the same bound with every kernel set this CPU
+ * runs, in one prefill and one token at a time. */
+static void every_isa_matches(const char *name) {
+    const gptoss_kernel_isa isas[] = {GPTOSS_KERNELS_SCALAR, GPTOSS_KERNELS_AVX2, GPTOSS_KERNELS_AVX512,
+                                      GPTOSS_KERNELS_NEON};
+    int tested = 0;
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+        gptoss_model_options probe = {.kernels = isas[i]};
+        gptoss_model *m;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", fixture_path(name));
+        if (gptoss_model_load(dir, &probe, &m) != GPTOSS_OK) continue; /* not on this CPU */
+        gptoss_model_free(m);
+        loaded l = load_fixture_with(name, isas[i]);
+        const size_t n = l.ref.n_sequence, V = l.vocab;
+        float *logits = malloc(n * V * sizeof(float));
+        char what[128];
+        cr_assert_eq(gptoss_context_eval(l.ctx, l.ref.sequence, (uint32_t)n, GPTOSS_LOGITS_ALL, logits), GPTOSS_OK);
+        snprintf(what, sizeof what, "%s prefill (%s)", name, gptoss_model_kernels(l.model));
+        check_logits(what, logits, &l.ref);
+        gptoss_context_reset(l.ctx);
+        for (size_t p = 0; p < n; p++)
+            cr_assert_eq(gptoss_context_eval(l.ctx, &l.ref.sequence[p], 1, GPTOSS_LOGITS_LAST, logits + p * V),
+                         GPTOSS_OK);
+        snprintf(what, sizeof what, "%s step (%s)", name, gptoss_model_kernels(l.model));
+        check_logits(what, logits, &l.ref);
+        free(logits);
+        unload(&l);
+        tested++;
+    }
+    cr_expect_geq(tested, 1);
+}
+
+Test(reference, tiny_every_isa) { every_isa_matches("tiny"); }
+Test(reference, small_every_isa) { every_isa_matches("small"); }
