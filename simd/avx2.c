@@ -1,0 +1,629 @@
+/* avx2.c - AVX2 + FMA + F16C kernels (no AVX-512 instruction: this file is
+ * compiled with -mavx2 -mfma -mf16c only).
+ *
+ * exact (f32 activations): a tile of 4 weight rows is decoded to f32 in a
+ *   stack scratch once per column chunk, then a 4-row x 3-token FMA register
+ *   tile runs over it for every token group. The chunk keeps the decoded rows
+ *   in L1 and every token's slice of x in L2.
+ *
+ * fast (int8 activations per 32-block), two shapes of work:
+ *   - few tokens (decode, memory-bound): stream each row; one 32-block of
+ *     weights is one ymm, one maddubs + madd gives its 8 partial dots, then
+ *     cvt + fma with the block's combined scale.
+ *   - many tokens (prefill, compute-bound): repack 8 rows x a column chunk so
+ *     that one ymm holds 4 consecutive columns of each of the 8 rows; a
+ *     broadcast of 4 activation bytes then feeds all 8 rows, and one
+ *     cvt/fma per block serves 8 rows instead of 1.
+ *   MXFP4 nibbles become bytes with one pshufb of a 16-entry table. maddubs
+ *   multiplies unsigned x signed bytes, so the table holds 2*FP4 + 12
+ *   (0..24, unsigned) and 12 * the activation block's sum is subtracted from
+ *   the integer dot (exact). 24*127*2 per pair: four pair sums still fit
+ *   int16, so two of every four widening madds are saved. Dense int8 weights
+ *   (-127..127) use |w| and move w's sign onto x (psignb) instead. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "numeric.h"
+
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* ---- scalar helpers and tables ---- */
+
+static inline uint32_t load_u32(const void *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* E8M0 byte s -> 2^(s-127) (exact kernels) and 2^(s-128) (fast kernels, whose
+ * FP4 integers are doubled), as float bits built at compile time. s = 0 and 1
+ * give subnormals; 255 gives inf / 2^127 like ldexpf. */
+#define E8M0_BITS(s) ((s) >= 1 ? (uint32_t)(s) << 23 : 0x00400000u)
+#define E8M0_HALF_BITS(s) ((s) >= 2 ? ((uint32_t)(s)-1) << 23 : (s) == 1 ? 0x00400000u : 0x00200000u)
+#define REP4(M, s) M(s), M((s) + 1), M((s) + 2), M((s) + 3)
+#define REP16(M, s) REP4(M, s), REP4(M, (s) + 4), REP4(M, (s) + 8), REP4(M, (s) + 12)
+#define REP64(M, s) REP16(M, s), REP16(M, (s) + 16), REP16(M, (s) + 32), REP16(M, (s) + 48)
+#define REP256(M) REP64(M, 0), REP64(M, 64), REP64(M, 128), REP64(M, 192)
+typedef union scale_table {
+    uint32_t bits[256];
+    float value[256];
+} scale_table;
+static const scale_table e8m0_half = {{REP256(E8M0_HALF_BITS)}};
+
+/* 2*FP4 as int8 (signed) and as 2*FP4 + 12 (unsigned for maddubs), in both lanes. */
+#define FP4X2 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12
+#define FP4X2_PLUS12 12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0
+enum { FP4_OFFSET = 12 };
+
+static inline __m256i fp4_table_signed(void) { return _mm256_setr_epi8(FP4X2, FP4X2); }
+static inline __m256i fp4_table_offset(void) { return _mm256_setr_epi8(FP4X2_PLUS12, FP4X2_PLUS12); }
+
+/* ---- vector helpers ---- */
+
+static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float hmax_ps(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline int32_t hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* The four horizontal sums of a, b, c, d as one xmm. */
+static inline __m128 hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d) {
+    __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
+/* y[i] = v[i] (first) or y[i] += v[i], for the first n of 8 lanes. */
+static inline void store_rows8(float *y, __m256 v, size_t n, int first) {
+    if (n == 8) {
+        _mm256_storeu_ps(y, first ? v : _mm256_add_ps(_mm256_loadu_ps(y), v));
+        return;
+    }
+    float tmp[8];
+    _mm256_storeu_ps(tmp, v);
+    for (size_t i = 0; i < n; i++) y[i] = first ? tmp[i] : y[i] + tmp[i];
+}
+
+static inline void store_rows4(float *y, __m128 v, size_t n, int first) {
+    if (n == 4) {
+        _mm_storeu_ps(y, first ? v : _mm_add_ps(_mm_loadu_ps(y), v));
+        return;
+    }
+    float tmp[4];
+    _mm_storeu_ps(tmp, v);
+    for (size_t i = 0; i < n; i++) y[i] = first ? tmp[i] : y[i] + tmp[i];
+}
+
+/* One MXFP4 block (16 bytes) -> its 32 table bytes in column order: word j
+ * of the zero-extended bytes holds byte j, and (v | v << 4) & 0x0f0f puts the
+ * low nibble (column 2j) in byte 2j and the high one in byte 2j + 1. */
+static inline __m256i mxfp4_bytes(const uint8_t *p, __m256i table) {
+    __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
+    v = _mm256_and_si256(_mm256_or_si256(v, _mm256_slli_epi16(v, 4)), _mm256_set1_epi8(0x0f));
+    return _mm256_shuffle_epi8(table, v);
+}
+
+/* One MXFP4 block -> table bytes in [even columns | odd columns] order: the
+ * 16 bytes in both lanes, the upper lane shifted by a nibble. Cheaper than
+ * mxfp4_bytes (no cross-lane widening) when x is reordered to match. */
+static inline __m256i mxfp4_bytes_split(const uint8_t *p, __m256i table) {
+    const __m256i shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    v = _mm256_and_si256(_mm256_srlv_epi32(v, shift), _mm256_set1_epi8(0x0f));
+    return _mm256_shuffle_epi8(table, v);
+}
+
+/* 32 activation bytes -> [even columns | odd columns], matching mxfp4_bytes_split. */
+static inline __m256i split_even_odd(const int8_t *p) {
+    const __m256i in_lane = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8,
+                                             10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    __m256i v = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)p), in_lane);
+    return _mm256_permute4x64_epi64(v, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* Eight E8M0 bytes -> 2^(s-128) as floats, by building the float bits. */
+static inline __m256 e8m0_half8(const uint8_t *s) {
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)s));
+    const __m256i one = _mm256_set1_epi32(1);
+    const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(v, one), 23); /* s >= 2 */
+    const __m256i tiny = _mm256_srlv_epi32(_mm256_set1_epi32(0x00800000), _mm256_sub_epi32(_mm256_set1_epi32(2), v));
+    const __m256i is_normal = _mm256_cmpgt_epi32(v, one);
+    return _mm256_castsi256_ps(_mm256_blendv_epi8(tiny, normal, is_normal));
+}
+
+/* 8 rows of 8 dwords -> 8 vectors, vector g holding dword g of each row. */
+INLINE void transpose8x8_epi32(__m256i m[8]) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(m[i], m[i + 1]);
+        t[i + 1] = _mm256_unpackhi_epi32(m[i], m[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        m[i] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x20);
+        m[i + 4] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x31);
+    }
+}
+
+/* ---- quantize_q8 ---- */
+
+static void quantize_q8_avx2(const float *x, size_t cols, int8_t *q, float *scale, int32_t *sum) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i dword_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7); /* undoes the in-lane packs */
+    for (size_t b = 0; b < cols / 32; b++) {
+        __m256 v[4];
+        for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(x + b * 32 + 8 * i);
+        __m256 m = _mm256_max_ps(_mm256_and_ps(v[0], abs_mask), _mm256_and_ps(v[1], abs_mask));
+        m = _mm256_max_ps(m, _mm256_max_ps(_mm256_and_ps(v[2], abs_mask), _mm256_and_ps(v[3], abs_mask)));
+        const float amax = hmax_ps(m);
+        /* the same scalar division as the reference, then RNE conversion (default MXCSR) */
+        const __m256 inverse = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+        __m256i n[4];
+        for (int i = 0; i < 4; i++) n[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inverse));
+        sum[b] = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(n[0], n[1]), _mm256_add_epi32(n[2], n[3])));
+        __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(n[0], n[1]), _mm256_packs_epi32(n[2], n[3]));
+        _mm256_storeu_si256((__m256i *)(q + b * 32), _mm256_permutevar8x32_epi32(bytes, dword_order));
+        scale[b] = amax / 127.0f;
+    }
+}
+
+/* ---- exact kernels: decode a row tile to f32, then an FMA register tile ---- */
+
+enum { F_ROWS = 4, F_TOKENS = 3, F_CHUNK = 512 }; /* F_CHUNK: columns, a multiple of 32 */
+
+/* Decodes rows [r0, r0 + rn) x columns [c0, c0 + kc) into wf[F_ROWS][F_CHUNK],
+ * zero past kc (to a multiple of 8) and in rows rn..F_ROWS-1. */
+typedef void (*decode_rows_fn)(const void *ctx, size_t r0, size_t rn, size_t c0, size_t kc, float *wf);
+
+/* T tokens x F_ROWS rows over kc columns of the tile; y gets the rn valid rows. */
+INLINE void f32_tile(const float *wf, const float *x, size_t ldx, size_t kc, const int T, float *y, size_t ldy,
+                     size_t rn, int first) {
+    __m256 acc[F_ROWS][F_TOKENS];
+    UNROLL for (int r = 0; r < F_ROWS; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+    size_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 xv[F_TOKENS];
+        UNROLL for (int t = 0; t < T; t++) xv[t] = _mm256_loadu_ps(x + t * ldx + k);
+        UNROLL for (int r = 0; r < F_ROWS; r++) {
+            const __m256 wv = _mm256_load_ps(wf + r * F_CHUNK + k);
+            UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+        }
+    }
+    if (k < kc) { /* ragged BF16 tail: masked loads never touch memory past the row */
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(kc - k)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        UNROLL for (int t = 0; t < T; t++) {
+            const __m256 xv = _mm256_maskload_ps(x + t * ldx + k, mask);
+            UNROLL for (int r = 0; r < F_ROWS; r++)
+                acc[r][t] = _mm256_fmadd_ps(_mm256_load_ps(wf + r * F_CHUNK + k), xv, acc[r][t]);
+        }
+    }
+    UNROLL for (int t = 0; t < T; t++)
+        store_rows4(y + t * ldy, hsum4_ps(acc[0][t], acc[1][t], acc[2][t], acc[3][t]), rn, first);
+}
+
+static void f32_tile_any(const float *wf, const float *x, size_t ldx, size_t kc, size_t T, float *y, size_t ldy,
+                         size_t rn, int first) {
+    switch (T) {
+    case 3: f32_tile(wf, x, ldx, kc, 3, y, ldy, rn, first); break;
+    case 2: f32_tile(wf, x, ldx, kc, 2, y, ldy, rn, first); break;
+    default: f32_tile(wf, x, ldx, kc, 1, y, ldy, rn, first); break;
+    }
+}
+
+static void exact_matmul(decode_rows_fn decode, const void *ctx, size_t rows, size_t cols, const float *x,
+                         size_t n_tokens, float *y, size_t ldy) {
+    _Alignas(32) float wf[F_ROWS * F_CHUNK];
+    for (size_t c0 = 0; c0 < cols; c0 += F_CHUNK) {
+        const size_t kc = min_size(F_CHUNK, cols - c0);
+        for (size_t r0 = 0; r0 < rows; r0 += F_ROWS) {
+            const size_t rn = min_size(F_ROWS, rows - r0);
+            decode(ctx, r0, rn, c0, kc, wf);
+            for (size_t t0 = 0; t0 < n_tokens; t0 += F_TOKENS)
+                f32_tile_any(wf, x + t0 * cols + c0, cols, kc, min_size(F_TOKENS, n_tokens - t0), y + t0 * ldy + r0,
+                             ldy, rn, c0 == 0);
+        }
+    }
+}
+
+/* Zeroes wf past the decoded part: columns kc..round8(kc) of rows < rn, all of rows >= rn. */
+static void pad_rows(float *wf, size_t rn, size_t kc) {
+    const size_t kc8 = (kc + 7) & ~(size_t)7;
+    for (size_t r = 0; r < rn; r++)
+        for (size_t k = kc; k < kc8; k++) wf[r * F_CHUNK + k] = 0.0f;
+    for (size_t r = rn; r < F_ROWS; r++) memset(wf + r * F_CHUNK, 0, kc8 * sizeof *wf);
+}
+
+typedef struct bf16_ctx {
+    const uint16_t *w;
+    size_t cols;
+} bf16_ctx;
+
+/* BF16 -> f32 is a 16-bit shift. */
+static void decode_bf16_rows(const void *ctx, size_t r0, size_t rn, size_t c0, size_t kc, float *wf) {
+    const bf16_ctx *c = ctx;
+    for (size_t r = 0; r < rn; r++) {
+        const uint16_t *src = c->w + (r0 + r) * c->cols + c0;
+        float *dst = wf + r * F_CHUNK;
+        size_t k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + k)));
+            _mm256_store_ps(dst + k, _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16)));
+        }
+        for (; k < kc; k++) dst[k] = bf16_to_f32(src[k]);
+    }
+    pad_rows(wf, rn, kc);
+}
+
+static void matmul_bf16_avx2(const uint16_t *w, size_t rows, size_t cols, const float *x, size_t n_tokens, float *y,
+                             size_t ldy) {
+    const bf16_ctx ctx = {w, cols};
+    exact_matmul(decode_bf16_rows, &ctx, rows, cols, x, n_tokens, y, ldy);
+}
+
+typedef struct mxfp4_ctx {
+    const uint8_t *blocks, *scales;
+    size_t n_blocks;
+} mxfp4_ctx;
+
+/* MXFP4 -> 2*FP4 bytes (pshufb) -> int32 -> f32, times 2^(s-128): exact. */
+static void decode_mxfp4_rows(const void *ctx, size_t r0, size_t rn, size_t c0, size_t kc, float *wf) {
+    const mxfp4_ctx *c = ctx;
+    const __m256i table = fp4_table_signed();
+    for (size_t r = 0; r < rn; r++) {
+        const size_t b0 = (r0 + r) * c->n_blocks + c0 / 32;
+        float *dst = wf + r * F_CHUNK;
+        for (size_t b = 0; b < kc / 32; b++) {
+            const __m256i q = mxfp4_bytes(c->blocks + (b0 + b) * 16, table);
+            const __m256 s = _mm256_broadcast_ss(&e8m0_half.value[c->scales[b0 + b]]);
+            const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+            const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+            for (int i = 0; i < 4; i++)
+                _mm256_store_ps(dst + b * 32 + 8 * i,
+                                _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[i])), s));
+        }
+    }
+    pad_rows(wf, rn, kc);
+}
+
+static void matmul_mxfp4_avx2(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols, const float *x,
+                              size_t n_tokens, float *y, size_t ldy) {
+    const mxfp4_ctx ctx = {blocks, scales, cols / 32};
+    exact_matmul(decode_mxfp4_rows, &ctx, rows, cols, x, n_tokens, y, ldy);
+}
+
+/* ---- fast kernels ---- */
+
+enum {
+    Q_CHUNK = 64,      /* 32-blocks per column chunk */
+    Q_ROWS = 8,        /* rows per packed group: one ymm of 4 columns x 8 rows */
+    Q_TOKENS = 4,      /* tokens per packed register tile */
+    Q_PACK_MIN = 4,    /* from this many tokens on, repack and tile */
+};
+
+/* -- streaming: few tokens, every row read once per token -- */
+
+/* Block dots must be reduced to one exact integer before scaling (summing
+ * scaled lane partials loses precision when lanes cancel), so the streaming
+ * kernels do eight blocks of a row at a time and reduce them together. */
+
+/* Eight vectors of 8 int32 -> one vector of their eight horizontal sums. */
+INLINE __m256i hsum8_epi32(const __m256i v[8]) {
+    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* Per-chunk activations of one token, shared by every row. Arrays are padded
+ * with zeros to a multiple of 8 blocks. */
+typedef struct q8_stream_x {
+    __m256i q[Q_CHUNK];                 /* MXFP4: [even | odd] order; dense: as is */
+    _Alignas(32) int32_t corr[Q_CHUNK]; /* MXFP4: 12 * block sum */
+    _Alignas(32) float d[Q_CHUNK];      /* the current row's weight scale * activation scale */
+} q8_stream_x;
+
+/* One MXFP4 row, blocks [8j, 8j + m) of the chunk, m <= 8: acc += the scaled exact dots. */
+INLINE __m256 mxfp4_q8_stream8(const uint8_t *w, const q8_stream_x *xs, size_t j, const int m, __m256 acc) {
+    const __m256i table = fp4_table_offset(), ones = _mm256_set1_epi16(1);
+    __m256i dot[8];
+    UNROLL for (int i = 0; i < 8; i++) {
+        if (i >= m) {
+            dot[i] = _mm256_setzero_si256();
+            continue;
+        }
+        const __m256i wv = mxfp4_bytes_split(w + (8 * j + i) * 16, table);
+        dot[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xs->q[8 * j + i]), ones);
+    }
+    const __m256i fixed = _mm256_sub_epi32(hsum8_epi32(dot), _mm256_load_si256((const __m256i *)(xs->corr + 8 * j)));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(fixed), _mm256_load_ps(xs->d + 8 * j), acc);
+}
+
+/* One dense int8 row, the same: |w| . sign(x, w) (maddubs wants one unsigned side). */
+INLINE __m256 q8_stream8(const int8_t *w, const q8_stream_x *xs, size_t j, const int m, __m256 acc) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i dot[8];
+    UNROLL for (int i = 0; i < 8; i++) {
+        if (i >= m) {
+            dot[i] = _mm256_setzero_si256();
+            continue;
+        }
+        const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + (8 * j + i) * 32));
+        const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xs->q[8 * j + i], wv));
+        dot[i] = _mm256_madd_epi16(p, ones);
+    }
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(hsum8_epi32(dot)), _mm256_load_ps(xs->d + 8 * j), acc);
+}
+
+/* d[b] = 2^(s_b - 128) * xscale_b for nb blocks, zero to a multiple of 8. */
+static void mxfp4_block_scales(const uint8_t *s, const float *xscale, size_t nb, float *d) {
+    size_t b = 0;
+    for (; b + 8 <= nb; b += 8) _mm256_store_ps(d + b, _mm256_mul_ps(e8m0_half8(s + b), _mm256_loadu_ps(xscale + b)));
+    for (; b < nb; b++) d[b] = e8m0_half.value[s[b]] * xscale[b];
+    for (; b % 8; b++) d[b] = 0.0f;
+}
+
+/* d[b] = f16(s_b) * xscale_b for nb blocks, zero to a multiple of 8. */
+static void q8_block_scales(const uint16_t *s, const float *xscale, size_t nb, float *d) {
+    size_t b = 0;
+    for (; b + 8 <= nb; b += 8)
+        _mm256_store_ps(d + b, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + b))),
+                                             _mm256_loadu_ps(xscale + b)));
+    for (; b < nb; b++) d[b] = _cvtsh_ss(s[b]) * xscale[b];
+    for (; b % 8; b++) d[b] = 0.0f;
+}
+
+static void mxfp4_q8_stream(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
+                            const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy) {
+    const size_t n_blocks = cols / 32;
+    q8_stream_x xs;
+    for (size_t b0 = 0; b0 < n_blocks; b0 += Q_CHUNK) {
+        const size_t nb = min_size(Q_CHUNK, n_blocks - b0), full = nb / 8, rest = nb % 8;
+        for (size_t t = 0; t < n_tokens; t++) {
+            const int8_t *xq = x->q + t * cols + b0 * 32;
+            const int32_t *xsum = x->sum + t * n_blocks + b0;
+            for (size_t b = 0; b < nb; b++) {
+                xs.q[b] = split_even_odd(xq + b * 32);
+                xs.corr[b] = FP4_OFFSET * xsum[b];
+            }
+            for (size_t b = nb; b % 8; b++) xs.corr[b] = 0;
+            for (size_t r = 0; r < rows; r++) {
+                const size_t row = r * n_blocks + b0;
+                mxfp4_block_scales(scales + row, x->scale + t * n_blocks + b0, nb, xs.d);
+                __m256 acc = _mm256_setzero_ps();
+                for (size_t j = 0; j < full; j++) acc = mxfp4_q8_stream8(blocks + row * 16, &xs, j, 8, acc);
+                if (rest) acc = mxfp4_q8_stream8(blocks + row * 16, &xs, full, (int)rest, acc);
+                float *yr = y + t * ldy + r;
+                *yr = (b0 == 0 ? 0.0f : *yr) + hsum_ps(acc);
+            }
+        }
+    }
+}
+
+static void q8_stream(const gptoss_q8_matrix *wm, size_t rows, size_t cols, const gptoss_q8_acts *x, size_t n_tokens,
+                      float *y, size_t ldy) {
+    const size_t n_blocks = cols / 32;
+    q8_stream_x xs;
+    for (size_t b0 = 0; b0 < n_blocks; b0 += Q_CHUNK) {
+        const size_t nb = min_size(Q_CHUNK, n_blocks - b0), full = nb / 8, rest = nb % 8;
+        for (size_t t = 0; t < n_tokens; t++) {
+            const int8_t *xq = x->q + t * cols + b0 * 32;
+            for (size_t b = 0; b < nb; b++) xs.q[b] = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+            for (size_t r = 0; r < rows; r++) {
+                const int8_t *w = wm->q + r * cols + b0 * 32;
+                q8_block_scales(wm->scale + r * n_blocks + b0, x->scale + t * n_blocks + b0, nb, xs.d);
+                __m256 acc = _mm256_setzero_ps();
+                for (size_t j = 0; j < full; j++) acc = q8_stream8(w, &xs, j, 8, acc);
+                if (rest) acc = q8_stream8(w, &xs, full, (int)rest, acc);
+                float *yr = y + t * ldy + r;
+                *yr = (b0 == 0 ? 0.0f : *yr) + hsum_ps(acc);
+            }
+        }
+    }
+}
+
+/* -- packed: many tokens, 8 rows x chunk repacked once and reused -- */
+
+/* A packed group: for each block b and column quad g, one ymm with columns
+ * 4g..4g+3 of each of the 8 rows; ws[b] = the 8 rows' weight scales. */
+typedef struct q8_pack {
+    _Alignas(32) int8_t w[Q_CHUNK][8][32];
+    _Alignas(32) float ws[Q_CHUNK][Q_ROWS];
+} q8_pack;
+
+/* Rows >= rn repeat the last row (their results are discarded). */
+static void pack_mxfp4(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, size_t r0, size_t rn,
+                       size_t b0, size_t nb, q8_pack *pk) {
+    const __m256i table = fp4_table_offset();
+    const uint8_t *wrow[Q_ROWS], *srow[Q_ROWS];
+    for (size_t r = 0; r < Q_ROWS; r++) {
+        const size_t row = (r0 + min_size(r, rn - 1)) * n_blocks + b0;
+        wrow[r] = blocks + row * 16;
+        srow[r] = scales + row;
+    }
+    for (size_t b = 0; b < nb; b++) {
+        __m256i m[8];
+        for (int r = 0; r < Q_ROWS; r++) {
+            m[r] = mxfp4_bytes(wrow[r] + b * 16, table);
+            pk->ws[b][r] = e8m0_half.value[srow[r][b]];
+        }
+        transpose8x8_epi32(m);
+        for (int g = 0; g < 8; g++) _mm256_store_si256((__m256i *)pk->w[b][g], m[g]);
+    }
+}
+
+static void pack_q8(const gptoss_q8_matrix *wm, size_t cols, size_t r0, size_t rn, size_t b0, size_t nb,
+                    q8_pack *pk) {
+    const size_t n_blocks = cols / 32;
+    const int8_t *wrow[Q_ROWS];
+    const uint16_t *srow[Q_ROWS];
+    for (size_t r = 0; r < Q_ROWS; r++) {
+        const size_t row = r0 + min_size(r, rn - 1);
+        wrow[r] = wm->q + row * cols + b0 * 32;
+        srow[r] = wm->scale + row * n_blocks + b0;
+    }
+    for (size_t b = 0; b < nb; b++) {
+        __m256i m[8];
+        for (int r = 0; r < Q_ROWS; r++) {
+            m[r] = _mm256_loadu_si256((const __m256i *)(wrow[r] + b * 32));
+            pk->ws[b][r] = _cvtsh_ss(srow[r][b]);
+        }
+        transpose8x8_epi32(m);
+        for (int g = 0; g < 8; g++) _mm256_store_si256((__m256i *)pk->w[b][g], m[g]);
+    }
+}
+
+/* T tokens against a packed MXFP4 group: per block, 8 maddubs per token (4 col x 8 rows each),
+ * summed in int16 four at a time, widened, corrected by 12 * block sum, scaled. */
+INLINE void mxfp4_q8_packed_tile(const q8_pack *pk, size_t nb, const int T, const int8_t *const *xq,
+                                 const float *const *xscale, const int32_t (*corr)[Q_CHUNK], __m256 *acc) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t b = 0; b < nb; b++) {
+        __m256i dot[Q_TOKENS];
+        UNROLL for (int half = 0; half < 2; half++) {
+            __m256i s[Q_TOKENS];
+            UNROLL for (int g = 4 * half; g < 4 * half + 4; g++) {
+                const __m256i wv = _mm256_load_si256((const __m256i *)pk->w[b][g]);
+                UNROLL for (int t = 0; t < T; t++) {
+                    const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(xq[t] + b * 32 + 4 * g));
+                    const __m256i p = _mm256_maddubs_epi16(wv, xv);
+                    s[t] = g == 4 * half ? p : _mm256_add_epi16(s[t], p);
+                }
+            }
+            UNROLL for (int t = 0; t < T; t++) {
+                const __m256i wide = _mm256_madd_epi16(s[t], ones);
+                dot[t] = half == 0 ? wide : _mm256_add_epi32(dot[t], wide);
+            }
+        }
+        const __m256 ws = _mm256_load_ps(pk->ws[b]);
+        UNROLL for (int t = 0; t < T; t++) {
+            const __m256i fixed = _mm256_sub_epi32(dot[t], _mm256_set1_epi32(corr[t][b]));
+            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(xscale[t] + b));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fixed), d, acc[t]);
+        }
+    }
+}
+
+/* T tokens against a packed dense int8 group: |w| . sign(x, w), widened each time
+ * (a pair of 127 x 127 products nearly fills int16). */
+INLINE void q8_packed_tile(const q8_pack *pk, size_t nb, const int T, const int8_t *const *xq,
+                           const float *const *xscale, __m256 *acc) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t b = 0; b < nb; b++) {
+        __m256i dot[Q_TOKENS];
+        UNROLL for (int g = 0; g < 8; g++) {
+            const __m256i wv = _mm256_load_si256((const __m256i *)pk->w[b][g]);
+            const __m256i wabs = _mm256_abs_epi8(wv);
+            UNROLL for (int t = 0; t < T; t++) {
+                const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(xq[t] + b * 32 + 4 * g));
+                const __m256i wide = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv, wv)), ones);
+                dot[t] = g == 0 ? wide : _mm256_add_epi32(dot[t], wide);
+            }
+        }
+        const __m256 ws = _mm256_load_ps(pk->ws[b]);
+        UNROLL for (int t = 0; t < T; t++) {
+            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(xscale[t] + b));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), d, acc[t]);
+        }
+    }
+}
+
+/* Runs the packed group over every token; is_mxfp4 picks the tile. */
+static void packed_tokens(const q8_pack *pk, int is_mxfp4, size_t b0, size_t nb, const gptoss_q8_acts *x,
+                          size_t n_tokens, float *y, size_t ldy, size_t rn) {
+    const size_t cols = x->cols, n_blocks = cols / 32;
+    _Alignas(32) int32_t corr[Q_TOKENS][Q_CHUNK];
+    for (size_t t0 = 0; t0 < n_tokens; t0 += Q_TOKENS) {
+        const size_t T = min_size(Q_TOKENS, n_tokens - t0);
+        const int8_t *xq[Q_TOKENS];
+        const float *xscale[Q_TOKENS];
+        __m256 acc[Q_TOKENS];
+        for (size_t t = 0; t < T; t++) {
+            xq[t] = x->q + (t0 + t) * cols + b0 * 32;
+            xscale[t] = x->scale + (t0 + t) * n_blocks + b0;
+            acc[t] = _mm256_setzero_ps();
+            if (is_mxfp4)
+                for (size_t b = 0; b < nb; b++) corr[t][b] = FP4_OFFSET * x->sum[(t0 + t) * n_blocks + b0 + b];
+        }
+        if (is_mxfp4) switch (T) {
+            case 4: mxfp4_q8_packed_tile(pk, nb, 4, xq, xscale, corr, acc); break;
+            case 3: mxfp4_q8_packed_tile(pk, nb, 3, xq, xscale, corr, acc); break;
+            case 2: mxfp4_q8_packed_tile(pk, nb, 2, xq, xscale, corr, acc); break;
+            default: mxfp4_q8_packed_tile(pk, nb, 1, xq, xscale, corr, acc); break;
+            }
+        else switch (T) {
+            case 4: q8_packed_tile(pk, nb, 4, xq, xscale, acc); break;
+            case 3: q8_packed_tile(pk, nb, 3, xq, xscale, acc); break;
+            case 2: q8_packed_tile(pk, nb, 2, xq, xscale, acc); break;
+            default: q8_packed_tile(pk, nb, 1, xq, xscale, acc); break;
+            }
+        for (size_t t = 0; t < T; t++) store_rows8(y + (t0 + t) * ldy, acc[t], rn, b0 == 0);
+    }
+}
+
+static void matmul_mxfp4_q8_avx2(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
+                                 const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy) {
+    if (n_tokens < Q_PACK_MIN) {
+        mxfp4_q8_stream(blocks, scales, rows, cols, x, n_tokens, y, ldy);
+        return;
+    }
+    const size_t n_blocks = cols / 32;
+    q8_pack pk;
+    for (size_t b0 = 0; b0 < n_blocks; b0 += Q_CHUNK) {
+        const size_t nb = min_size(Q_CHUNK, n_blocks - b0);
+        for (size_t r0 = 0; r0 < rows; r0 += Q_ROWS) {
+            const size_t rn = min_size(Q_ROWS, rows - r0);
+            pack_mxfp4(blocks, scales, n_blocks, r0, rn, b0, nb, &pk);
+            packed_tokens(&pk, 1, b0, nb, x, n_tokens, y + r0, ldy, rn);
+        }
+    }
+}
+
+static void matmul_q8_avx2(const gptoss_q8_matrix *w, size_t rows, size_t cols, const gptoss_q8_acts *x,
+                           size_t n_tokens, float *y, size_t ldy) {
+    if (n_tokens < Q_PACK_MIN) {
+        q8_stream(w, rows, cols, x, n_tokens, y, ldy);
+        return;
+    }
+    const size_t n_blocks = cols / 32;
+    q8_pack pk;
+    for (size_t b0 = 0; b0 < n_blocks; b0 += Q_CHUNK) {
+        const size_t nb = min_size(Q_CHUNK, n_blocks - b0);
+        for (size_t r0 = 0; r0 < rows; r0 += Q_ROWS) {
+            const size_t rn = min_size(Q_ROWS, rows - r0);
+            pack_q8(w, cols, r0, rn, b0, nb, &pk);
+            packed_tokens(&pk, 0, b0, nb, x, n_tokens, y + r0, ldy, rn);
+        }
+    }
+}
+
+const gptoss_kernels gptoss_kernels_avx2 = {
+    .name = "avx2",
+    .isa = GPTOSS_KERNELS_AVX2,
+    .matmul_bf16 = matmul_bf16_avx2,
+    .matmul_mxfp4 = matmul_mxfp4_avx2,
+    .quantize_q8 = quantize_q8_avx2,
+    .matmul_q8 = matmul_q8_avx2,
+    .matmul_mxfp4_q8 = matmul_mxfp4_q8_avx2,
+};
