@@ -121,24 +121,6 @@ static inline __m256i mxfp4_bytes(const uint8_t *p, __m256i table) {
     return _mm256_shuffle_epi8(table, v);
 }
 
-/* One MXFP4 block -> table bytes in [even columns | odd columns] order: the
- * 16 bytes in both lanes, the upper lane shifted by a nibble. Cheaper than
- * mxfp4_bytes (no cross-lane widening) when x is reordered to match. */
-static inline __m256i mxfp4_bytes_split(const uint8_t *p, __m256i table) {
-    const __m256i shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
-    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
-    v = _mm256_and_si256(_mm256_srlv_epi32(v, shift), _mm256_set1_epi8(0x0f));
-    return _mm256_shuffle_epi8(table, v);
-}
-
-/* 32 activation bytes -> [even columns | odd columns], matching mxfp4_bytes_split. */
-static inline __m256i split_even_odd(const int8_t *p) {
-    const __m256i in_lane = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8,
-                                             10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-    __m256i v = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)p), in_lane);
-    return _mm256_permute4x64_epi64(v, _MM_SHUFFLE(3, 1, 2, 0));
-}
-
 /* Eight E8M0 bytes -> 2^(s-128) as floats, by building the float bits. */
 static inline __m256 e8m0_half8(const uint8_t *s) {
     const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)s));
@@ -190,15 +172,143 @@ static void quantize_q8_avx2(const float *x, size_t cols, int8_t *q, float *scal
     }
 }
 
-/* ---- exact kernels: decode a row tile to f32, then an FMA register tile ---- */
+/* ---- exact kernels ---- */
 
-enum { F_ROWS = 4, F_TOKENS = 3, F_CHUNK = 512 }; /* F_CHUNK: columns, a multiple of 32 */
+enum {
+    F_ROWS = 4,     /* rows per FMA register tile */
+    F_TOKENS = 3,   /* tokens per FMA register tile; up to this many the rows are decoded in registers */
+    F_CHUNK = 512,  /* columns per decoded chunk (a multiple of 32) */
+};
+
+/* 8 BF16 -> 8 f32: a 16-bit shift. */
+static inline __m256 bf16x8(const uint16_t *p) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+/* The ragged end of a BF16 row, n < 8 values, zero-padded (no read past the row). */
+static inline __m256 bf16x8_tail(const uint16_t *p, size_t n) {
+    uint16_t tmp[8] = {0};
+    memcpy(tmp, p, n * sizeof *tmp);
+    return bf16x8(tmp);
+}
+
+/* Lanes < n set: for masked loads that never touch memory past the end. */
+static inline __m256i first_lanes(size_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* An MXFP4 block as 2*FP4 floats in column order (scale not applied). */
+INLINE void mxfp4_floats(const uint8_t *p, __m256i table, __m256 out[4]) {
+    const __m256i q = mxfp4_bytes(p, table);
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    out[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+    out[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
+    out[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+    out[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+}
+
+/* y[t][r] (first) = or += the row sums of acc, for R rows (4 or 1) and T tokens. */
+#define STORE_TILE(acc, R, T, y, ldy, rn, first)                                                               \
+    UNROLL for (int t_ = 0; t_ < (T); t_++) {                                                                    \
+        if ((R) == F_ROWS)                                                                                       \
+            store_rows4((y) + t_ * (ldy), hsum4_ps(acc[0][t_], acc[1][t_], acc[2][t_], acc[3][t_]), rn, first); \
+        else                                                                                                     \
+            (y)[t_ * (ldy)] = ((first) ? 0.0f : (y)[t_ * (ldy)]) + hsum_ps(acc[0][t_]);                         \
+    }
+
+/* -- few tokens: decode each row in registers, straight into the FMAs -- */
+
+INLINE void bf16_direct_tile(const uint16_t *w, size_t cols, const int R, const float *x, const int T, float *y,
+                             size_t ldy) {
+    __m256 acc[F_ROWS][F_TOKENS];
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+    size_t k = 0;
+    for (; k + 8 <= cols; k += 8) {
+        __m256 xv[F_TOKENS];
+        UNROLL for (int t = 0; t < T; t++) xv[t] = _mm256_loadu_ps(x + t * cols + k);
+        UNROLL for (int r = 0; r < R; r++) {
+            const __m256 wv = bf16x8(w + r * cols + k);
+            UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+        }
+    }
+    if (k < cols) {
+        const __m256i mask = first_lanes(cols - k);
+        UNROLL for (int r = 0; r < R; r++) {
+            const __m256 wv = bf16x8_tail(w + r * cols + k, cols - k);
+            UNROLL for (int t = 0; t < T; t++)
+                acc[r][t] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(x + t * cols + k, mask), acc[r][t]);
+        }
+    }
+    STORE_TILE(acc, R, T, y, ldy, F_ROWS, 1);
+}
+
+static void bf16_direct(const uint16_t *w, size_t rows, size_t cols, const float *x, size_t n_tokens, float *y,
+                        size_t ldy) {
+    size_t r = 0;
+    for (; r + F_ROWS <= rows; r += F_ROWS) switch (n_tokens) {
+        case 1: bf16_direct_tile(w + r * cols, cols, F_ROWS, x, 1, y + r, ldy); break;
+        case 2: bf16_direct_tile(w + r * cols, cols, F_ROWS, x, 2, y + r, ldy); break;
+        default: bf16_direct_tile(w + r * cols, cols, F_ROWS, x, 3, y + r, ldy); break;
+        }
+    for (; r < rows; r++) switch (n_tokens) {
+        case 1: bf16_direct_tile(w + r * cols, cols, 1, x, 1, y + r, ldy); break;
+        case 2: bf16_direct_tile(w + r * cols, cols, 1, x, 2, y + r, ldy); break;
+        default: bf16_direct_tile(w + r * cols, cols, 1, x, 3, y + r, ldy); break;
+        }
+}
+
+/* Each block's 32 products are summed unscaled, then scaled once (like the reference). */
+INLINE void mxfp4_direct_tile(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, const int R,
+                              const float *x, const int T, float *y, size_t ldy) {
+    const __m256i table = fp4_table_signed();
+    const size_t cols = n_blocks * 32;
+    __m256 acc[F_ROWS][F_TOKENS];
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n_blocks; b++) {
+        UNROLL for (int r = 0; r < R; r++) {
+            __m256 wv[4];
+            mxfp4_floats(blocks + (r * n_blocks + b) * 16, table, wv);
+            const __m256 s = _mm256_broadcast_ss(&e8m0_half.value[scales[r * n_blocks + b]]);
+            UNROLL for (int t = 0; t < T; t++) {
+                const float *xb = x + t * cols + b * 32;
+                __m256 block = _mm256_mul_ps(wv[0], _mm256_loadu_ps(xb));
+                UNROLL for (int i = 1; i < 4; i++) block = _mm256_fmadd_ps(wv[i], _mm256_loadu_ps(xb + 8 * i), block);
+                acc[r][t] = _mm256_fmadd_ps(block, s, acc[r][t]);
+            }
+        }
+    }
+    STORE_TILE(acc, R, T, y, ldy, F_ROWS, 1);
+}
+
+static void mxfp4_direct(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t n_blocks, const float *x,
+                         size_t n_tokens, float *y, size_t ldy) {
+    size_t r = 0;
+    for (; r + F_ROWS <= rows; r += F_ROWS) {
+        const uint8_t *w = blocks + r * n_blocks * 16, *s = scales + r * n_blocks;
+        switch (n_tokens) {
+        case 1: mxfp4_direct_tile(w, s, n_blocks, F_ROWS, x, 1, y + r, ldy); break;
+        case 2: mxfp4_direct_tile(w, s, n_blocks, F_ROWS, x, 2, y + r, ldy); break;
+        default: mxfp4_direct_tile(w, s, n_blocks, F_ROWS, x, 3, y + r, ldy); break;
+        }
+    }
+    for (; r < rows; r++) {
+        const uint8_t *w = blocks + r * n_blocks * 16, *s = scales + r * n_blocks;
+        switch (n_tokens) {
+        case 1: mxfp4_direct_tile(w, s, n_blocks, 1, x, 1, y + r, ldy); break;
+        case 2: mxfp4_direct_tile(w, s, n_blocks, 1, x, 2, y + r, ldy); break;
+        default: mxfp4_direct_tile(w, s, n_blocks, 1, x, 3, y + r, ldy); break;
+        }
+    }
+}
+
+/* -- many tokens: decode a row tile to f32 once per column chunk, reuse it for every token -- */
 
 /* Decodes rows [r0, r0 + rn) x columns [c0, c0 + kc) into wf[F_ROWS][F_CHUNK],
  * zero past kc (to a multiple of 8) and in rows rn..F_ROWS-1. */
 typedef void (*decode_rows_fn)(const void *ctx, size_t r0, size_t rn, size_t c0, size_t kc, float *wf);
 
-/* T tokens x F_ROWS rows over kc columns of the tile; y gets the rn valid rows. */
+/* T tokens x F_ROWS decoded rows over kc columns; y gets the rn valid rows. */
 INLINE void f32_tile(const float *wf, const float *x, size_t ldx, size_t kc, const int T, float *y, size_t ldy,
                      size_t rn, int first) {
     __m256 acc[F_ROWS][F_TOKENS];
@@ -212,38 +322,34 @@ INLINE void f32_tile(const float *wf, const float *x, size_t ldx, size_t kc, con
             UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
         }
     }
-    if (k < kc) { /* ragged BF16 tail: masked loads never touch memory past the row */
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(kc - k)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    if (k < kc) { /* ragged BF16 tail: wf is zero-padded, x is read masked */
+        const __m256i mask = first_lanes(kc - k);
         UNROLL for (int t = 0; t < T; t++) {
             const __m256 xv = _mm256_maskload_ps(x + t * ldx + k, mask);
             UNROLL for (int r = 0; r < F_ROWS; r++)
                 acc[r][t] = _mm256_fmadd_ps(_mm256_load_ps(wf + r * F_CHUNK + k), xv, acc[r][t]);
         }
     }
-    UNROLL for (int t = 0; t < T; t++)
-        store_rows4(y + t * ldy, hsum4_ps(acc[0][t], acc[1][t], acc[2][t], acc[3][t]), rn, first);
+    STORE_TILE(acc, F_ROWS, T, y, ldy, rn, first);
 }
 
-static void f32_tile_any(const float *wf, const float *x, size_t ldx, size_t kc, size_t T, float *y, size_t ldy,
-                         size_t rn, int first) {
-    switch (T) {
-    case 3: f32_tile(wf, x, ldx, kc, 3, y, ldy, rn, first); break;
-    case 2: f32_tile(wf, x, ldx, kc, 2, y, ldy, rn, first); break;
-    default: f32_tile(wf, x, ldx, kc, 1, y, ldy, rn, first); break;
-    }
-}
-
-static void exact_matmul(decode_rows_fn decode, const void *ctx, size_t rows, size_t cols, const float *x,
-                         size_t n_tokens, float *y, size_t ldy) {
+static void exact_chunked(decode_rows_fn decode, const void *ctx, size_t rows, size_t cols, const float *x,
+                          size_t n_tokens, float *y, size_t ldy) {
     _Alignas(32) float wf[F_ROWS * F_CHUNK];
     for (size_t c0 = 0; c0 < cols; c0 += F_CHUNK) {
         const size_t kc = min_size(F_CHUNK, cols - c0);
         for (size_t r0 = 0; r0 < rows; r0 += F_ROWS) {
             const size_t rn = min_size(F_ROWS, rows - r0);
             decode(ctx, r0, rn, c0, kc, wf);
-            for (size_t t0 = 0; t0 < n_tokens; t0 += F_TOKENS)
-                f32_tile_any(wf, x + t0 * cols + c0, cols, kc, min_size(F_TOKENS, n_tokens - t0), y + t0 * ldy + r0,
-                             ldy, rn, c0 == 0);
+            for (size_t t0 = 0; t0 < n_tokens; t0 += F_TOKENS) {
+                const float *xt = x + t0 * cols + c0;
+                float *yt = y + t0 * ldy + r0;
+                switch (min_size(F_TOKENS, n_tokens - t0)) {
+                case 3: f32_tile(wf, xt, cols, kc, 3, yt, ldy, rn, c0 == 0); break;
+                case 2: f32_tile(wf, xt, cols, kc, 2, yt, ldy, rn, c0 == 0); break;
+                default: f32_tile(wf, xt, cols, kc, 1, yt, ldy, rn, c0 == 0); break;
+                }
+            }
         }
     }
 }
@@ -261,26 +367,16 @@ typedef struct bf16_ctx {
     size_t cols;
 } bf16_ctx;
 
-/* BF16 -> f32 is a 16-bit shift. */
 static void decode_bf16_rows(const void *ctx, size_t r0, size_t rn, size_t c0, size_t kc, float *wf) {
     const bf16_ctx *c = ctx;
     for (size_t r = 0; r < rn; r++) {
         const uint16_t *src = c->w + (r0 + r) * c->cols + c0;
         float *dst = wf + r * F_CHUNK;
         size_t k = 0;
-        for (; k + 8 <= kc; k += 8) {
-            const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + k)));
-            _mm256_store_ps(dst + k, _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16)));
-        }
+        for (; k + 8 <= kc; k += 8) _mm256_store_ps(dst + k, bf16x8(src + k));
         for (; k < kc; k++) dst[k] = bf16_to_f32(src[k]);
     }
     pad_rows(wf, rn, kc);
-}
-
-static void matmul_bf16_avx2(const uint16_t *w, size_t rows, size_t cols, const float *x, size_t n_tokens, float *y,
-                             size_t ldy) {
-    const bf16_ctx ctx = {w, cols};
-    exact_matmul(decode_bf16_rows, &ctx, rows, cols, x, n_tokens, y, ldy);
 }
 
 typedef struct mxfp4_ctx {
@@ -288,7 +384,7 @@ typedef struct mxfp4_ctx {
     size_t n_blocks;
 } mxfp4_ctx;
 
-/* MXFP4 -> 2*FP4 bytes (pshufb) -> int32 -> f32, times 2^(s-128): exact. */
+/* 2*FP4 times 2^(s-128): exact. */
 static void decode_mxfp4_rows(const void *ctx, size_t r0, size_t rn, size_t c0, size_t kc, float *wf) {
     const mxfp4_ctx *c = ctx;
     const __m256i table = fp4_table_signed();
@@ -296,38 +392,48 @@ static void decode_mxfp4_rows(const void *ctx, size_t r0, size_t rn, size_t c0, 
         const size_t b0 = (r0 + r) * c->n_blocks + c0 / 32;
         float *dst = wf + r * F_CHUNK;
         for (size_t b = 0; b < kc / 32; b++) {
-            const __m256i q = mxfp4_bytes(c->blocks + (b0 + b) * 16, table);
+            __m256 wv[4];
+            mxfp4_floats(c->blocks + (b0 + b) * 16, table, wv);
             const __m256 s = _mm256_broadcast_ss(&e8m0_half.value[c->scales[b0 + b]]);
-            const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-            const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-            for (int i = 0; i < 4; i++)
-                _mm256_store_ps(dst + b * 32 + 8 * i,
-                                _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[i])), s));
+            for (int i = 0; i < 4; i++) _mm256_store_ps(dst + b * 32 + 8 * i, _mm256_mul_ps(wv[i], s));
         }
     }
     pad_rows(wf, rn, kc);
 }
 
+static void matmul_bf16_avx2(const uint16_t *w, size_t rows, size_t cols, const float *x, size_t n_tokens, float *y,
+                             size_t ldy) {
+    if (n_tokens <= F_TOKENS) {
+        bf16_direct(w, rows, cols, x, n_tokens, y, ldy);
+        return;
+    }
+    const bf16_ctx ctx = {w, cols};
+    exact_chunked(decode_bf16_rows, &ctx, rows, cols, x, n_tokens, y, ldy);
+}
+
 static void matmul_mxfp4_avx2(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols, const float *x,
                               size_t n_tokens, float *y, size_t ldy) {
+    if (n_tokens <= F_TOKENS) {
+        mxfp4_direct(blocks, scales, rows, cols / 32, x, n_tokens, y, ldy);
+        return;
+    }
     const mxfp4_ctx ctx = {blocks, scales, cols / 32};
-    exact_matmul(decode_mxfp4_rows, &ctx, rows, cols, x, n_tokens, y, ldy);
+    exact_chunked(decode_mxfp4_rows, &ctx, rows, cols, x, n_tokens, y, ldy);
 }
 
 /* ---- fast kernels ---- */
 
 enum {
-    Q_CHUNK = 64,      /* 32-blocks per column chunk */
-    Q_ROWS = 8,        /* rows per packed group: one ymm of 4 columns x 8 rows */
-    Q_TOKENS = 4,      /* tokens per packed register tile */
-    Q_PACK_MIN = 4,    /* from this many tokens on, repack and tile */
+    Q_CHUNK = 64,   /* 32-blocks per column chunk (a multiple of 8) */
+    Q_ROWS = 8,     /* rows per packed group: one ymm holds 4 columns x 8 rows */
+    Q_TOKENS = 4,   /* tokens per packed register tile */
+    Q_PACK_MIN = 4, /* from this many tokens on, repack and tile */
 };
 
-/* -- streaming: few tokens, every row read once per token -- */
-
-/* Block dots must be reduced to one exact integer before scaling (summing
- * scaled lane partials loses precision when lanes cancel), so the streaming
- * kernels do eight blocks of a row at a time and reduce them together. */
+/* -- few tokens: stream every row once per token --
+ * A block's dot must be one exact integer before it is scaled (summing scaled
+ * lane partials loses precision when they cancel), so eight blocks of a row
+ * are reduced together and scaled with one cvt + fma. */
 
 /* Eight vectors of 8 int32 -> one vector of their eight horizontal sums. */
 INLINE __m256i hsum8_epi32(const __m256i v[8]) {
@@ -336,32 +442,103 @@ INLINE __m256i hsum8_epi32(const __m256i v[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
-/* Per-chunk activations of one token, shared by every row. Arrays are padded
- * with zeros to a multiple of 8 blocks. */
-typedef struct q8_stream_x {
-    __m256i q[Q_CHUNK];                 /* MXFP4: [even | odd] order; dense: as is */
-    _Alignas(32) int32_t corr[Q_CHUNK]; /* MXFP4: 12 * block sum */
-    _Alignas(32) float d[Q_CHUNK];      /* the current row's weight scale * activation scale */
-} q8_stream_x;
+/* MXFP4 streams two blocks per ymm: the 32 bytes of blocks 2p and 2p+1, low
+ * nibbles (even columns) and high nibbles (odd columns) each one pshufb, so the
+ * activations are prepared per chunk in the same layout: for pair p,
+ * even[p] = [even columns of block 2p | of block 2p+1] and odd[p] likewise.
+ * Two hadd levels then leave the eight block dots in the order below. */
+static const int32_t pair_order[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 
-/* One MXFP4 row, blocks [8j, 8j + m) of the chunk, m <= 8: acc += the scaled exact dots. */
-INLINE __m256 mxfp4_q8_stream8(const uint8_t *w, const q8_stream_x *xs, size_t j, const int m, __m256 acc) {
-    const __m256i table = fp4_table_offset(), ones = _mm256_set1_epi16(1);
-    __m256i dot[8];
-    UNROLL for (int i = 0; i < 8; i++) {
-        if (i >= m) {
+typedef struct mxfp4_stream_x {
+    __m256i even[Q_CHUNK / 2], odd[Q_CHUNK / 2];
+    _Alignas(32) int32_t corr[Q_CHUNK]; /* 12 * block sum, in pair_order per group of 8 */
+} mxfp4_stream_x;
+
+/* 32 activation bytes -> [16 even columns | 16 odd columns]. */
+static inline __m256i split_even_odd(const int8_t *p) {
+    const __m256i in_lane = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8,
+                                             10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    const __m256i v = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)p), in_lane);
+    return _mm256_permute4x64_epi64(v, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* One token's activations for blocks [b0, b0 + nb), zero-padded to 8 blocks. */
+static void mxfp4_stream_prepare(const gptoss_q8_acts *x, size_t t, size_t b0, size_t nb, mxfp4_stream_x *xs) {
+    const size_t n_blocks = x->cols / 32, nb8 = (nb + 7) & ~(size_t)7;
+    const int8_t *xq = x->q + t * x->cols + b0 * 32;
+    const int32_t *sum = x->sum + t * n_blocks + b0;
+    for (size_t p = 0; p < nb8 / 2; p++) {
+        const __m256i a = 2 * p < nb ? split_even_odd(xq + 2 * p * 32) : _mm256_setzero_si256();
+        const __m256i b = 2 * p + 1 < nb ? split_even_odd(xq + (2 * p + 1) * 32) : _mm256_setzero_si256();
+        xs->even[p] = _mm256_permute2x128_si256(a, b, 0x20);
+        xs->odd[p] = _mm256_permute2x128_si256(a, b, 0x31);
+    }
+    for (size_t b = 0; b < nb8; b++) {
+        const size_t src = (b & ~(size_t)7) + (size_t)pair_order[b & 7];
+        xs->corr[b] = src < nb ? FP4_OFFSET * sum[src] : 0;
+    }
+}
+
+/* One MXFP4 row, blocks [8j, 8j + m) of the chunk (m <= 8): acc += their scaled exact dots.
+ * w, s, xscale point at the chunk's first block. */
+INLINE __m256 mxfp4_q8_stream8(const uint8_t *w, const uint8_t *s, const float *xscale, const mxfp4_stream_x *xs,
+                               size_t j, const int m, __m256 acc) {
+    const __m256i table = fp4_table_offset(), nibble = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256i dot[4];
+    UNROLL for (int i = 0; i < 4; i++) {
+        if (2 * i >= m) {
             dot[i] = _mm256_setzero_si256();
             continue;
         }
-        const __m256i wv = mxfp4_bytes_split(w + (8 * j + i) * 16, table);
-        dot[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xs->q[8 * j + i]), ones);
+        const uint8_t *pair = w + (8 * j + 2 * i) * 16;
+        const __m256i v = 2 * i + 1 < m ? _mm256_loadu_si256((const __m256i *)pair)
+                                        : _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)pair));
+        const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, nibble));
+        const __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+        const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xs->even[4 * j + i]),
+                                           _mm256_maddubs_epi16(hi, xs->odd[4 * j + i]));
+        dot[i] = _mm256_madd_epi16(p, ones);
     }
-    const __m256i fixed = _mm256_sub_epi32(hsum8_epi32(dot), _mm256_load_si256((const __m256i *)(xs->corr + 8 * j)));
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(fixed), _mm256_load_ps(xs->d + 8 * j), acc);
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(dot[0], dot[1]), _mm256_hadd_epi32(dot[2], dot[3]));
+    h = _mm256_sub_epi32(h, _mm256_load_si256((const __m256i *)(xs->corr + 8 * j)));
+    __m256 d;
+    if (m == 8) d = _mm256_mul_ps(e8m0_half8(s + 8 * j), _mm256_loadu_ps(xscale + 8 * j));
+    else { /* the ragged end: zero scales for the missing blocks, no read past the row */
+        uint8_t sp[8] = {0};
+        float xp[8] = {0};
+        memcpy(sp, s + 8 * j, (size_t)m);
+        memcpy(xp, xscale + 8 * j, (size_t)m * sizeof *xp);
+        d = _mm256_mul_ps(e8m0_half8(sp), _mm256_loadu_ps(xp));
+    }
+    d = _mm256_permutevar8x32_ps(d, _mm256_loadu_si256((const __m256i *)pair_order));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), d, acc);
 }
 
-/* One dense int8 row, the same: |w| . sign(x, w) (maddubs wants one unsigned side). */
-INLINE __m256 q8_stream8(const int8_t *w, const q8_stream_x *xs, size_t j, const int m, __m256 acc) {
+static void mxfp4_q8_stream(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
+                            const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy) {
+    const size_t n_blocks = cols / 32;
+    mxfp4_stream_x xs;
+    for (size_t b0 = 0; b0 < n_blocks; b0 += Q_CHUNK) {
+        const size_t nb = min_size(Q_CHUNK, n_blocks - b0), full = nb / 8, rest = nb % 8;
+        for (size_t t = 0; t < n_tokens; t++) {
+            mxfp4_stream_prepare(x, t, b0, nb, &xs);
+            const float *xscale = x->scale + t * n_blocks + b0;
+            for (size_t r = 0; r < rows; r++) {
+                const uint8_t *w = blocks + (r * n_blocks + b0) * 16, *s = scales + r * n_blocks + b0;
+                __m256 acc = _mm256_setzero_ps();
+                for (size_t j = 0; j < full; j++) acc = mxfp4_q8_stream8(w, s, xscale, &xs, j, 8, acc);
+                if (rest) acc = mxfp4_q8_stream8(w, s, xscale, &xs, full, (int)rest, acc);
+                float *yr = y + t * ldy + r;
+                *yr = (b0 == 0 ? 0.0f : *yr) + hsum_ps(acc);
+            }
+        }
+    }
+}
+
+/* One dense int8 row, blocks [8j, 8j + m) (m <= 8): |w| . sign(x, w), as maddubs
+ * wants one unsigned side. */
+INLINE __m256 q8_stream8(const int8_t *w, const uint16_t *s, const int8_t *xq, const float *xscale, size_t j,
+                         const int m, __m256 acc) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i dot[8];
     UNROLL for (int i = 0; i < 8; i++) {
@@ -370,83 +547,44 @@ INLINE __m256 q8_stream8(const int8_t *w, const q8_stream_x *xs, size_t j, const
             continue;
         }
         const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + (8 * j + i) * 32));
-        const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xs->q[8 * j + i], wv));
-        dot[i] = _mm256_madd_epi16(p, ones);
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (8 * j + i) * 32));
+        dot[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv)), ones);
     }
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(hsum8_epi32(dot)), _mm256_load_ps(xs->d + 8 * j), acc);
-}
-
-/* d[b] = 2^(s_b - 128) * xscale_b for nb blocks, zero to a multiple of 8. */
-static void mxfp4_block_scales(const uint8_t *s, const float *xscale, size_t nb, float *d) {
-    size_t b = 0;
-    for (; b + 8 <= nb; b += 8) _mm256_store_ps(d + b, _mm256_mul_ps(e8m0_half8(s + b), _mm256_loadu_ps(xscale + b)));
-    for (; b < nb; b++) d[b] = e8m0_half.value[s[b]] * xscale[b];
-    for (; b % 8; b++) d[b] = 0.0f;
-}
-
-/* d[b] = f16(s_b) * xscale_b for nb blocks, zero to a multiple of 8. */
-static void q8_block_scales(const uint16_t *s, const float *xscale, size_t nb, float *d) {
-    size_t b = 0;
-    for (; b + 8 <= nb; b += 8)
-        _mm256_store_ps(d + b, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + b))),
-                                             _mm256_loadu_ps(xscale + b)));
-    for (; b < nb; b++) d[b] = _cvtsh_ss(s[b]) * xscale[b];
-    for (; b % 8; b++) d[b] = 0.0f;
-}
-
-static void mxfp4_q8_stream(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
-                            const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy) {
-    const size_t n_blocks = cols / 32;
-    q8_stream_x xs;
-    for (size_t b0 = 0; b0 < n_blocks; b0 += Q_CHUNK) {
-        const size_t nb = min_size(Q_CHUNK, n_blocks - b0), full = nb / 8, rest = nb % 8;
-        for (size_t t = 0; t < n_tokens; t++) {
-            const int8_t *xq = x->q + t * cols + b0 * 32;
-            const int32_t *xsum = x->sum + t * n_blocks + b0;
-            for (size_t b = 0; b < nb; b++) {
-                xs.q[b] = split_even_odd(xq + b * 32);
-                xs.corr[b] = FP4_OFFSET * xsum[b];
-            }
-            for (size_t b = nb; b % 8; b++) xs.corr[b] = 0;
-            for (size_t r = 0; r < rows; r++) {
-                const size_t row = r * n_blocks + b0;
-                mxfp4_block_scales(scales + row, x->scale + t * n_blocks + b0, nb, xs.d);
-                __m256 acc = _mm256_setzero_ps();
-                for (size_t j = 0; j < full; j++) acc = mxfp4_q8_stream8(blocks + row * 16, &xs, j, 8, acc);
-                if (rest) acc = mxfp4_q8_stream8(blocks + row * 16, &xs, full, (int)rest, acc);
-                float *yr = y + t * ldy + r;
-                *yr = (b0 == 0 ? 0.0f : *yr) + hsum_ps(acc);
-            }
-        }
+    __m256 d;
+    if (m == 8)
+        d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + 8 * j))),
+                          _mm256_loadu_ps(xscale + 8 * j));
+    else {
+        uint16_t sp[8] = {0};
+        float xp[8] = {0};
+        memcpy(sp, s + 8 * j, (size_t)m * sizeof *sp);
+        memcpy(xp, xscale + 8 * j, (size_t)m * sizeof *xp);
+        d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sp)), _mm256_loadu_ps(xp));
     }
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(hsum8_epi32(dot)), d, acc);
 }
 
 static void q8_stream(const gptoss_q8_matrix *wm, size_t rows, size_t cols, const gptoss_q8_acts *x, size_t n_tokens,
                       float *y, size_t ldy) {
-    const size_t n_blocks = cols / 32;
-    q8_stream_x xs;
-    for (size_t b0 = 0; b0 < n_blocks; b0 += Q_CHUNK) {
-        const size_t nb = min_size(Q_CHUNK, n_blocks - b0), full = nb / 8, rest = nb % 8;
-        for (size_t t = 0; t < n_tokens; t++) {
-            const int8_t *xq = x->q + t * cols + b0 * 32;
-            for (size_t b = 0; b < nb; b++) xs.q[b] = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-            for (size_t r = 0; r < rows; r++) {
-                const int8_t *w = wm->q + r * cols + b0 * 32;
-                q8_block_scales(wm->scale + r * n_blocks + b0, x->scale + t * n_blocks + b0, nb, xs.d);
-                __m256 acc = _mm256_setzero_ps();
-                for (size_t j = 0; j < full; j++) acc = q8_stream8(w, &xs, j, 8, acc);
-                if (rest) acc = q8_stream8(w, &xs, full, (int)rest, acc);
-                float *yr = y + t * ldy + r;
-                *yr = (b0 == 0 ? 0.0f : *yr) + hsum_ps(acc);
-            }
+    const size_t n_blocks = cols / 32, full = n_blocks / 8, rest = n_blocks % 8;
+    for (size_t t = 0; t < n_tokens; t++) {
+        const int8_t *xq = x->q + t * cols;
+        const float *xscale = x->scale + t * n_blocks;
+        for (size_t r = 0; r < rows; r++) {
+            const int8_t *w = wm->q + r * cols;
+            const uint16_t *s = wm->scale + r * n_blocks;
+            __m256 acc = _mm256_setzero_ps();
+            for (size_t j = 0; j < full; j++) acc = q8_stream8(w, s, xq, xscale, j, 8, acc);
+            if (rest) acc = q8_stream8(w, s, xq, xscale, full, (int)rest, acc);
+            y[t * ldy + r] = hsum_ps(acc);
         }
     }
 }
 
-/* -- packed: many tokens, 8 rows x chunk repacked once and reused -- */
+/* -- many tokens: 8 rows x a column chunk repacked once, reused by every token -- */
 
-/* A packed group: for each block b and column quad g, one ymm with columns
- * 4g..4g+3 of each of the 8 rows; ws[b] = the 8 rows' weight scales. */
+/* For each block b and column quad g, one ymm with columns 4g..4g+3 of each of
+ * the 8 rows; ws[b] = the 8 rows' weight scales as floats. */
 typedef struct q8_pack {
     _Alignas(32) int8_t w[Q_CHUNK][8][32];
     _Alignas(32) float ws[Q_CHUNK][Q_ROWS];
@@ -494,11 +632,21 @@ static void pack_q8(const gptoss_q8_matrix *wm, size_t cols, size_t r0, size_t r
     }
 }
 
-/* T tokens against a packed MXFP4 group: per block, 8 maddubs per token (4 col x 8 rows each),
- * summed in int16 four at a time, widened, corrected by 12 * block sum, scaled. */
-INLINE void mxfp4_q8_packed_tile(const q8_pack *pk, size_t nb, const int T, const int8_t *const *xq,
-                                 const float *const *xscale, const int32_t (*corr)[Q_CHUNK], __m256 *acc) {
+/* The tokens of one packed tile: activations, scales and (MXFP4) 12 * block sums
+ * from the chunk's first block on. */
+typedef struct q8_tokens {
+    const int8_t *q[Q_TOKENS];
+    const float *scale[Q_TOKENS];
+    _Alignas(32) int32_t corr[Q_TOKENS][Q_CHUNK];
+} q8_tokens;
+
+/* T tokens x a packed MXFP4 group: per block and token, 8 maddubs (4 columns x
+ * 8 rows each) summed in int16 four at a time, widened, corrected, scaled. */
+INLINE void mxfp4_q8_packed_tile(const q8_pack *pk, size_t nb, const q8_tokens *x, const int T, float *y, size_t ldy,
+                                 size_t rn, int first) {
     const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[Q_TOKENS];
+    UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
     for (size_t b = 0; b < nb; b++) {
         __m256i dot[Q_TOKENS];
         UNROLL for (int half = 0; half < 2; half++) {
@@ -506,7 +654,7 @@ INLINE void mxfp4_q8_packed_tile(const q8_pack *pk, size_t nb, const int T, cons
             UNROLL for (int g = 4 * half; g < 4 * half + 4; g++) {
                 const __m256i wv = _mm256_load_si256((const __m256i *)pk->w[b][g]);
                 UNROLL for (int t = 0; t < T; t++) {
-                    const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(xq[t] + b * 32 + 4 * g));
+                    const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(x->q[t] + b * 32 + 4 * g));
                     const __m256i p = _mm256_maddubs_epi16(wv, xv);
                     s[t] = g == 4 * half ? p : _mm256_add_epi16(s[t], p);
                 }
@@ -518,67 +666,68 @@ INLINE void mxfp4_q8_packed_tile(const q8_pack *pk, size_t nb, const int T, cons
         }
         const __m256 ws = _mm256_load_ps(pk->ws[b]);
         UNROLL for (int t = 0; t < T; t++) {
-            const __m256i fixed = _mm256_sub_epi32(dot[t], _mm256_set1_epi32(corr[t][b]));
-            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(xscale[t] + b));
+            const __m256i fixed = _mm256_sub_epi32(dot[t], _mm256_set1_epi32(x->corr[t][b]));
+            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(x->scale[t] + b));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fixed), d, acc[t]);
         }
     }
+    UNROLL for (int t = 0; t < T; t++) store_rows8(y + t * ldy, acc[t], rn, first);
 }
 
-/* T tokens against a packed dense int8 group: |w| . sign(x, w), widened each time
+/* T tokens x a packed dense int8 group: |w| . sign(x, w), widened every time
  * (a pair of 127 x 127 products nearly fills int16). */
-INLINE void q8_packed_tile(const q8_pack *pk, size_t nb, const int T, const int8_t *const *xq,
-                           const float *const *xscale, __m256 *acc) {
+INLINE void q8_packed_tile(const q8_pack *pk, size_t nb, const q8_tokens *x, const int T, float *y, size_t ldy,
+                           size_t rn, int first) {
     const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[Q_TOKENS];
+    UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
     for (size_t b = 0; b < nb; b++) {
         __m256i dot[Q_TOKENS];
         UNROLL for (int g = 0; g < 8; g++) {
             const __m256i wv = _mm256_load_si256((const __m256i *)pk->w[b][g]);
             const __m256i wabs = _mm256_abs_epi8(wv);
             UNROLL for (int t = 0; t < T; t++) {
-                const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(xq[t] + b * 32 + 4 * g));
+                const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(x->q[t] + b * 32 + 4 * g));
                 const __m256i wide = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv, wv)), ones);
                 dot[t] = g == 0 ? wide : _mm256_add_epi32(dot[t], wide);
             }
         }
         const __m256 ws = _mm256_load_ps(pk->ws[b]);
         UNROLL for (int t = 0; t < T; t++) {
-            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(xscale[t] + b));
+            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(x->scale[t] + b));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), d, acc[t]);
         }
     }
+    UNROLL for (int t = 0; t < T; t++) store_rows8(y + t * ldy, acc[t], rn, first);
 }
 
-/* Runs the packed group over every token; is_mxfp4 picks the tile. */
+/* Every token against one packed group (rows r0.., chunk b0..). */
 static void packed_tokens(const q8_pack *pk, int is_mxfp4, size_t b0, size_t nb, const gptoss_q8_acts *x,
                           size_t n_tokens, float *y, size_t ldy, size_t rn) {
     const size_t cols = x->cols, n_blocks = cols / 32;
-    _Alignas(32) int32_t corr[Q_TOKENS][Q_CHUNK];
+    const int first = b0 == 0;
+    q8_tokens xt;
     for (size_t t0 = 0; t0 < n_tokens; t0 += Q_TOKENS) {
         const size_t T = min_size(Q_TOKENS, n_tokens - t0);
-        const int8_t *xq[Q_TOKENS];
-        const float *xscale[Q_TOKENS];
-        __m256 acc[Q_TOKENS];
         for (size_t t = 0; t < T; t++) {
-            xq[t] = x->q + (t0 + t) * cols + b0 * 32;
-            xscale[t] = x->scale + (t0 + t) * n_blocks + b0;
-            acc[t] = _mm256_setzero_ps();
+            xt.q[t] = x->q + (t0 + t) * cols + b0 * 32;
+            xt.scale[t] = x->scale + (t0 + t) * n_blocks + b0;
             if (is_mxfp4)
-                for (size_t b = 0; b < nb; b++) corr[t][b] = FP4_OFFSET * x->sum[(t0 + t) * n_blocks + b0 + b];
+                for (size_t b = 0; b < nb; b++) xt.corr[t][b] = FP4_OFFSET * x->sum[(t0 + t) * n_blocks + b0 + b];
         }
+        float *yt = y + t0 * ldy;
         if (is_mxfp4) switch (T) {
-            case 4: mxfp4_q8_packed_tile(pk, nb, 4, xq, xscale, corr, acc); break;
-            case 3: mxfp4_q8_packed_tile(pk, nb, 3, xq, xscale, corr, acc); break;
-            case 2: mxfp4_q8_packed_tile(pk, nb, 2, xq, xscale, corr, acc); break;
-            default: mxfp4_q8_packed_tile(pk, nb, 1, xq, xscale, corr, acc); break;
+            case 4: mxfp4_q8_packed_tile(pk, nb, &xt, 4, yt, ldy, rn, first); break;
+            case 3: mxfp4_q8_packed_tile(pk, nb, &xt, 3, yt, ldy, rn, first); break;
+            case 2: mxfp4_q8_packed_tile(pk, nb, &xt, 2, yt, ldy, rn, first); break;
+            default: mxfp4_q8_packed_tile(pk, nb, &xt, 1, yt, ldy, rn, first); break;
             }
         else switch (T) {
-            case 4: q8_packed_tile(pk, nb, 4, xq, xscale, acc); break;
-            case 3: q8_packed_tile(pk, nb, 3, xq, xscale, acc); break;
-            case 2: q8_packed_tile(pk, nb, 2, xq, xscale, acc); break;
-            default: q8_packed_tile(pk, nb, 1, xq, xscale, acc); break;
+            case 4: q8_packed_tile(pk, nb, &xt, 4, yt, ldy, rn, first); break;
+            case 3: q8_packed_tile(pk, nb, &xt, 3, yt, ldy, rn, first); break;
+            case 2: q8_packed_tile(pk, nb, &xt, 2, yt, ldy, rn, first); break;
+            default: q8_packed_tile(pk, nb, &xt, 1, yt, ldy, rn, first); break;
             }
-        for (size_t t = 0; t < T; t++) store_rows8(y + (t0 + t) * ldy, acc[t], rn, b0 == 0);
     }
 }
 
