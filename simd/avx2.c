@@ -54,12 +54,10 @@ typedef union scale_table {
 } scale_table;
 static const scale_table e8m0_half = {{REP256(E8M0_HALF_BITS)}};
 
-/* 2*FP4 as int8 (signed) and as 2*FP4 + 12 (unsigned for maddubs), in both lanes. */
-#define FP4X2 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12
+/* 2*FP4 + 12 as bytes (unsigned for maddubs), in both lanes. */
 #define FP4X2_PLUS12 12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0
 enum { FP4_OFFSET = 12 };
 
-static inline __m256i fp4_table_signed(void) { return _mm256_setr_epi8(FP4X2, FP4X2); }
 static inline __m256i fp4_table_offset(void) { return _mm256_setr_epi8(FP4X2_PLUS12, FP4X2_PLUS12); }
 
 /* ---- vector helpers ---- */
@@ -198,14 +196,24 @@ static inline __m256i first_lanes(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* An MXFP4 block as 2*FP4 floats in column order (scale not applied). */
-INLINE void mxfp4_floats(const uint8_t *p, __m256i table, __m256 out[4]) {
-    const __m256i q = mxfp4_bytes(p, table);
-    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-    out[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
-    out[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
-    out[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
-    out[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+/* MXFP4 -> f32 without widening shuffles (vpmovsx* all compete for one port):
+ * lane k of a broadcast dword shifted right by 4k holds nibble k in its low
+ * bits; vpermps looks up the magnitude (index = low 3 bits) in an 8-entry
+ * table already multiplied by the block scale, and xor with (nibble << 28)
+ * sets the sign bit. That xor also flips bits 28..30 by the index, so the
+ * table entries are stored with those bits pre-flipped. */
+static inline __m256 fp4_scaled_table(uint8_t scale) {
+    const __m256 magnitudes = _mm256_setr_ps(0, 1, 2, 3, 4, 6, 8, 12); /* 2*FP4, times 2^(s-128) */
+    const __m256i index_bits = _mm256_setr_epi32(0, 1 << 28, 2 << 28, 3 << 28, 4 << 28, 5 << 28, 6 << 28, 7 << 28);
+    const __m256 scaled = _mm256_mul_ps(magnitudes, _mm256_set1_ps(e8m0_half.value[scale]));
+    return _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(scaled), index_bits));
+}
+
+/* Columns 8i..8i+7 of an MXFP4 block, scaled, from the table above. */
+static inline __m256 mxfp4_floats8(const uint8_t *p, int i, __m256 table) {
+    const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    const __m256i v = _mm256_srlv_epi32(_mm256_set1_epi32((int32_t)load_u32(p + 4 * i)), shifts);
+    return _mm256_xor_ps(_mm256_permutevar8x32_ps(table, v), _mm256_castsi256_ps(_mm256_slli_epi32(v, 28)));
 }
 
 /* y[t][r] (first) = or += the row sums of acc, for R rows (4 or 1) and T tokens. */
@@ -258,23 +266,20 @@ static void bf16_direct(const uint16_t *w, size_t rows, size_t cols, const float
         }
 }
 
-/* Each block's 32 products are summed unscaled, then scaled once (like the reference). */
+/* The scale rides in the lookup table, so decoded weights go straight into the FMAs. */
 INLINE void mxfp4_direct_tile(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, const int R,
                               const float *x, const int T, float *y, size_t ldy) {
-    const __m256i table = fp4_table_signed();
     const size_t cols = n_blocks * 32;
     __m256 acc[F_ROWS][F_TOKENS];
     UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
     for (size_t b = 0; b < n_blocks; b++) {
         UNROLL for (int r = 0; r < R; r++) {
-            __m256 wv[4];
-            mxfp4_floats(blocks + (r * n_blocks + b) * 16, table, wv);
-            const __m256 s = _mm256_broadcast_ss(&e8m0_half.value[scales[r * n_blocks + b]]);
-            UNROLL for (int t = 0; t < T; t++) {
-                const float *xb = x + t * cols + b * 32;
-                __m256 block = _mm256_mul_ps(wv[0], _mm256_loadu_ps(xb));
-                UNROLL for (int i = 1; i < 4; i++) block = _mm256_fmadd_ps(wv[i], _mm256_loadu_ps(xb + 8 * i), block);
-                acc[r][t] = _mm256_fmadd_ps(block, s, acc[r][t]);
+            const __m256 table = fp4_scaled_table(scales[r * n_blocks + b]);
+            const uint8_t *wb = blocks + (r * n_blocks + b) * 16;
+            UNROLL for (int i = 0; i < 4; i++) {
+                const __m256 wv = mxfp4_floats8(wb, i, table);
+                UNROLL for (int t = 0; t < T; t++)
+                    acc[r][t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * cols + b * 32 + 8 * i), acc[r][t]);
             }
         }
     }
@@ -384,18 +389,15 @@ typedef struct mxfp4_ctx {
     size_t n_blocks;
 } mxfp4_ctx;
 
-/* 2*FP4 times 2^(s-128): exact. */
 static void decode_mxfp4_rows(const void *ctx, size_t r0, size_t rn, size_t c0, size_t kc, float *wf) {
     const mxfp4_ctx *c = ctx;
-    const __m256i table = fp4_table_signed();
     for (size_t r = 0; r < rn; r++) {
         const size_t b0 = (r0 + r) * c->n_blocks + c0 / 32;
         float *dst = wf + r * F_CHUNK;
         for (size_t b = 0; b < kc / 32; b++) {
-            __m256 wv[4];
-            mxfp4_floats(c->blocks + (b0 + b) * 16, table, wv);
-            const __m256 s = _mm256_broadcast_ss(&e8m0_half.value[c->scales[b0 + b]]);
-            for (int i = 0; i < 4; i++) _mm256_store_ps(dst + b * 32 + 8 * i, _mm256_mul_ps(wv[i], s));
+            const __m256 table = fp4_scaled_table(c->scales[b0 + b]);
+            for (int i = 0; i < 4; i++)
+                _mm256_store_ps(dst + b * 32 + 8 * i, mxfp4_floats8(c->blocks + (b0 + b) * 16, i, table));
         }
     }
     pad_rows(wf, rn, kc);
