@@ -1,25 +1,29 @@
 /* avx2.c - AVX2 + FMA + F16C kernels (no AVX-512 instruction: this file is
- * compiled with -mavx2 -mfma -mf16c only).
+ * compiled with -mavx2 -mfma -mf16c only). simd/KERNELS.md has the background.
  *
- * exact (f32 activations): a tile of 4 weight rows is decoded to f32 in a
- *   stack scratch once per column chunk, then a 4-row x 3-token FMA register
- *   tile runs over it for every token group. The chunk keeps the decoded rows
- *   in L1 and every token's slice of x in L2.
+ * exact (f32 activations, FMA):
+ *   - few tokens: each row is decoded in registers straight into a 4-row x
+ *     up-to-3-token FMA tile (BF16: a 16-bit shift; MXFP4: vpermps of an
+ *     8-entry magnitude table pre-multiplied by the block scale, sign by xor).
+ *   - many tokens: a 4-row tile is decoded to f32 in a stack scratch once per
+ *     512-column chunk, then the FMA tile runs over it for every token group
+ *     (the chunk keeps the rows in L1 and the tokens' slices of x in L2).
  *
- * fast (int8 activations per 32-block), two shapes of work:
- *   - few tokens (decode, memory-bound): stream each row; one 32-block of
- *     weights is one ymm, one maddubs + madd gives its 8 partial dots, then
- *     cvt + fma with the block's combined scale.
- *   - many tokens (prefill, compute-bound): repack 8 rows x a column chunk so
- *     that one ymm holds 4 consecutive columns of each of the 8 rows; a
- *     broadcast of 4 activation bytes then feeds all 8 rows, and one
- *     cvt/fma per block serves 8 rows instead of 1.
- *   MXFP4 nibbles become bytes with one pshufb of a 16-entry table. maddubs
- *   multiplies unsigned x signed bytes, so the table holds 2*FP4 + 12
- *   (0..24, unsigned) and 12 * the activation block's sum is subtracted from
- *   the integer dot (exact). 24*127*2 per pair: four pair sums still fit
- *   int16, so two of every four widening madds are saved. Dense int8 weights
- *   (-127..127) use |w| and move w's sign onto x (psignb) instead. */
+ * fast (int8 activations per 32-block, maddubs = unsigned x signed bytes):
+ *   - MXFP4 nibbles become bytes with one pshufb of a 16-entry table holding
+ *     2*FP4 + 12 (0..24, unsigned); 12 * the activation block's sum (from
+ *     gptoss_q8_acts) is subtracted from the integer dot, exactly. Dense int8
+ *     weights (-127..127) use |w| and move w's sign onto x (psignb) instead.
+ *   - few tokens (decode, memory-bound): rows are streamed; a block's dot is
+ *     reduced to one exact integer (eight blocks at a time through hadd)
+ *     before one cvt + fma applies both scales. MXFP4 takes two blocks per
+ *     ymm (low nibbles against the even columns, high against the odd ones).
+ *   - many tokens (prefill, compute-bound): 8 rows x a chunk are repacked so
+ *     one ymm holds 4 consecutive columns of each of the 8 rows; a broadcast
+ *     of 4 activation bytes then feeds all 8 rows and the per-block
+ *     cvt/scale/fma serves 8 rows at once, for 4 tokens per register tile.
+ *     MXFP4 sums four maddubs in int16 before widening (24 * 127 * 2 per
+ *     pair, four of them fit). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -174,8 +178,12 @@ static void quantize_q8_avx2(const float *x, size_t cols, int8_t *q, float *scal
 
 enum {
     F_ROWS = 4,     /* rows per FMA register tile */
-    F_TOKENS = 3,   /* tokens per FMA register tile; up to this many the rows are decoded in registers */
+    F_TOKENS = 3,   /* tokens per FMA register tile */
     F_CHUNK = 512,  /* columns per decoded chunk (a multiple of 32) */
+    /* Up to these token counts the rows are decoded in registers, F_TOKENS
+     * tokens per pass (BF16 decodes cheaply enough to redo per pass). */
+    BF16_DIRECT_MAX = 8,
+    MXFP4_DIRECT_MAX = F_TOKENS,
 };
 
 /* 8 BF16 -> 8 f32: a 16-bit shift. */
@@ -253,6 +261,11 @@ INLINE void bf16_direct_tile(const uint16_t *w, size_t cols, const int R, const 
 
 static void bf16_direct(const uint16_t *w, size_t rows, size_t cols, const float *x, size_t n_tokens, float *y,
                         size_t ldy) {
+    if (n_tokens > F_TOKENS) { /* passes of F_TOKENS tokens */
+        for (size_t t0 = 0; t0 < n_tokens; t0 += F_TOKENS)
+            bf16_direct(w, rows, cols, x + t0 * cols, min_size(F_TOKENS, n_tokens - t0), y + t0 * ldy, ldy);
+        return;
+    }
     size_t r = 0;
     for (; r + F_ROWS <= rows; r += F_ROWS) switch (n_tokens) {
         case 1: bf16_direct_tile(w + r * cols, cols, F_ROWS, x, 1, y + r, ldy); break;
@@ -288,6 +301,12 @@ INLINE void mxfp4_direct_tile(const uint8_t *blocks, const uint8_t *scales, size
 
 static void mxfp4_direct(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t n_blocks, const float *x,
                          size_t n_tokens, float *y, size_t ldy) {
+    if (n_tokens > F_TOKENS) { /* passes of F_TOKENS tokens */
+        for (size_t t0 = 0; t0 < n_tokens; t0 += F_TOKENS)
+            mxfp4_direct(blocks, scales, rows, n_blocks, x + t0 * n_blocks * 32, min_size(F_TOKENS, n_tokens - t0),
+                         y + t0 * ldy, ldy);
+        return;
+    }
     size_t r = 0;
     for (; r + F_ROWS <= rows; r += F_ROWS) {
         const uint8_t *w = blocks + r * n_blocks * 16, *s = scales + r * n_blocks;
@@ -405,7 +424,7 @@ static void decode_mxfp4_rows(const void *ctx, size_t r0, size_t rn, size_t c0, 
 
 static void matmul_bf16_avx2(const uint16_t *w, size_t rows, size_t cols, const float *x, size_t n_tokens, float *y,
                              size_t ldy) {
-    if (n_tokens <= F_TOKENS) {
+    if (n_tokens <= BF16_DIRECT_MAX) {
         bf16_direct(w, rows, cols, x, n_tokens, y, ldy);
         return;
     }
@@ -415,7 +434,7 @@ static void matmul_bf16_avx2(const uint16_t *w, size_t rows, size_t cols, const 
 
 static void matmul_mxfp4_avx2(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols, const float *x,
                               size_t n_tokens, float *y, size_t ldy) {
-    if (n_tokens <= F_TOKENS) {
+    if (n_tokens <= MXFP4_DIRECT_MAX) {
         mxfp4_direct(blocks, scales, rows, cols / 32, x, n_tokens, y, ldy);
         return;
     }
@@ -429,7 +448,8 @@ enum {
     Q_CHUNK = 64,   /* 32-blocks per column chunk (a multiple of 8) */
     Q_ROWS = 8,     /* rows per packed group: one ymm holds 4 columns x 8 rows */
     Q_TOKENS = 4,   /* tokens per packed register tile */
-    Q_PACK_MIN = 4, /* from this many tokens on, repack and tile */
+    Q_PACK_MIN_MXFP4 = 3, /* from this many tokens on, repack and tile (measured crossovers) */
+    Q_PACK_MIN_DENSE = 4,
 };
 
 /* -- few tokens: stream every row once per token --
@@ -735,7 +755,7 @@ static void packed_tokens(const q8_pack *pk, int is_mxfp4, size_t b0, size_t nb,
 
 static void matmul_mxfp4_q8_avx2(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
                                  const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy) {
-    if (n_tokens < Q_PACK_MIN) {
+    if (n_tokens < Q_PACK_MIN_MXFP4) {
         mxfp4_q8_stream(blocks, scales, rows, cols, x, n_tokens, y, ldy);
         return;
     }
@@ -753,7 +773,7 @@ static void matmul_mxfp4_q8_avx2(const uint8_t *blocks, const uint8_t *scales, s
 
 static void matmul_q8_avx2(const gptoss_q8_matrix *w, size_t rows, size_t cols, const gptoss_q8_acts *x,
                            size_t n_tokens, float *y, size_t ldy) {
-    if (n_tokens < Q_PACK_MIN) {
+    if (n_tokens < Q_PACK_MIN_DENSE) {
         q8_stream(w, rows, cols, x, n_tokens, y, ldy);
         return;
     }
