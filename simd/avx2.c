@@ -176,6 +176,12 @@ static void quantize_q8_avx2(const float *x, size_t cols, int8_t *q, float *scal
 
 /* ---- exact kernels ---- */
 
+/* No columns: every output is an empty sum (the chunk loops below would write nothing). */
+static void zero_outputs(float *y, size_t rows, size_t n_tokens, size_t ldy) {
+    for (size_t t = 0; t < n_tokens; t++) memset(y + t * ldy, 0, rows * sizeof *y);
+}
+
+
 enum {
     F_ROWS = 4,     /* rows per FMA register tile */
     F_TOKENS = 3,   /* tokens per FMA register tile */
@@ -359,6 +365,10 @@ INLINE void f32_tile(const float *wf, const float *x, size_t ldx, size_t kc, con
 
 static void exact_chunked(decode_rows_fn decode, const void *ctx, size_t rows, size_t cols, const float *x,
                           size_t n_tokens, float *y, size_t ldy) {
+    if (cols == 0) {
+        zero_outputs(y, rows, n_tokens, ldy);
+        return;
+    }
     _Alignas(32) float wf[F_ROWS * F_CHUNK];
     for (size_t c0 = 0; c0 < cols; c0 += F_CHUNK) {
         const size_t kc = min_size(F_CHUNK, cols - c0);
@@ -755,6 +765,10 @@ static void packed_tokens(const q8_pack *pk, int is_mxfp4, size_t b0, size_t nb,
 
 static void matmul_mxfp4_q8_avx2(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
                                  const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy) {
+    if (cols == 0) {
+        zero_outputs(y, rows, n_tokens, ldy);
+        return;
+    }
     if (n_tokens < Q_PACK_MIN_MXFP4) {
         mxfp4_q8_stream(blocks, scales, rows, cols, x, n_tokens, y, ldy);
         return;
@@ -773,6 +787,10 @@ static void matmul_mxfp4_q8_avx2(const uint8_t *blocks, const uint8_t *scales, s
 
 static void matmul_q8_avx2(const gptoss_q8_matrix *w, size_t rows, size_t cols, const gptoss_q8_acts *x,
                            size_t n_tokens, float *y, size_t ldy) {
+    if (cols == 0) {
+        zero_outputs(y, rows, n_tokens, ldy);
+        return;
+    }
     if (n_tokens < Q_PACK_MIN_DENSE) {
         q8_stream(w, rows, cols, x, n_tokens, y, ldy);
         return;
