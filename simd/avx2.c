@@ -152,6 +152,13 @@ INLINE void transpose8x8_epi32(__m256i m[8]) {
     }
 }
 
+/* Software prefetch distance for the fast streaming kernels, in bytes of the
+ * weight stream: their compute is close to the read bandwidth, and without it
+ * memory stalls do not overlap (measured +20% for MXFP4, +25% for int8). */
+#ifndef PF_DIST
+#define PF_DIST 2048
+#endif
+
 /* ---- quantize_q8 ---- */
 
 static void quantize_q8_avx2(const float *x, size_t cols, int8_t *q, float *scale, int32_t *sum) {
@@ -517,6 +524,8 @@ INLINE __m256 mxfp4_q8_stream8(const uint8_t *w, const uint8_t *s, const float *
                                size_t j, const int m, __m256 acc) {
     const __m256i table = fp4_table_offset(), nibble = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     __m256i dot[4];
+    _mm_prefetch((const char *)(w + 8 * j * 16 + PF_DIST), _MM_HINT_T0);
+    _mm_prefetch((const char *)(w + 8 * j * 16 + PF_DIST + 64), _MM_HINT_T0);
     UNROLL for (int i = 0; i < 4; i++) {
         if (2 * i >= m) {
             dot[i] = _mm256_setzero_si256();
@@ -573,6 +582,7 @@ INLINE __m256 q8_stream8(const int8_t *w, const uint16_t *s, const int8_t *xq, c
                          const int m, __m256 acc) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i dot[8];
+    UNROLL for (int i = 0; i < 4; i++) _mm_prefetch((const char *)(w + 8 * j * 32 + PF_DIST + 64 * i), _MM_HINT_T0);
     UNROLL for (int i = 0; i < 8; i++) {
         if (i >= m) {
             dot[i] = _mm256_setzero_si256();
