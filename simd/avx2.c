@@ -123,14 +123,19 @@ static inline __m256i mxfp4_bytes(const uint8_t *p, __m256i table) {
     return _mm256_shuffle_epi8(table, v);
 }
 
-/* Eight E8M0 bytes -> 2^(s-128) as floats, by building the float bits. */
+/* Eight E8M0 bytes -> 2^(s-128) as floats, by building the float bits:
+ * (s - 1) << 23 for s >= 2; the subnormal results of s = 0, 1 (never seen in
+ * released weights) take a slower exact path. */
 static inline __m256 e8m0_half8(const uint8_t *s) {
     const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)s));
     const __m256i one = _mm256_set1_epi32(1);
-    const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(v, one), 23); /* s >= 2 */
-    const __m256i tiny = _mm256_srlv_epi32(_mm256_set1_epi32(0x00800000), _mm256_sub_epi32(_mm256_set1_epi32(2), v));
-    const __m256i is_normal = _mm256_cmpgt_epi32(v, one);
-    return _mm256_castsi256_ps(_mm256_blendv_epi8(tiny, normal, is_normal));
+    const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(v, one), 23);
+    const __m256i is_tiny = _mm256_cmpgt_epi32(_mm256_set1_epi32(2), v);
+    if (__builtin_expect(!_mm256_testz_si256(is_tiny, is_tiny), 0)) {
+        const __m256i tiny = _mm256_srlv_epi32(_mm256_set1_epi32(0x00800000), _mm256_sub_epi32(_mm256_set1_epi32(2), v));
+        return _mm256_castsi256_ps(_mm256_blendv_epi8(normal, tiny, is_tiny));
+    }
+    return _mm256_castsi256_ps(normal);
 }
 
 /* 8 rows of 8 dwords -> 8 vectors, vector g holding dword g of each row. */
@@ -485,7 +490,7 @@ INLINE __m256i hsum8_epi32(const __m256i v[8]) {
  * nibbles (even columns) and high nibbles (odd columns) each one pshufb, so the
  * activations are prepared per chunk in the same layout: for pair p,
  * even[p] = [even columns of block 2p | of block 2p+1] and odd[p] likewise.
- * Two hadd levels then leave the eight block dots in the order below. */
+ * The hadd levels then leave the eight block dots in the order below. */
 static const int32_t pair_order[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 
 typedef struct mxfp4_stream_x {
@@ -536,11 +541,13 @@ INLINE __m256 mxfp4_q8_stream8(const uint8_t *w, const uint8_t *s, const float *
                                         : _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)pair));
         const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, nibble));
         const __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
-        const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xs->even[4 * j + i]),
-                                           _mm256_maddubs_epi16(hi, xs->odd[4 * j + i]));
-        dot[i] = _mm256_madd_epi16(p, ones);
+        dot[i] = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xs->even[4 * j + i]),
+                                  _mm256_maddubs_epi16(hi, xs->odd[4 * j + i]));
     }
-    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(dot[0], dot[1]), _mm256_hadd_epi32(dot[2], dot[3]));
+    /* int16 lanes <= 2 * 2 * 24 * 127: one more pairwise add still fits, then widen */
+    const __m256i d01 = _mm256_madd_epi16(_mm256_hadd_epi16(dot[0], dot[1]), ones);
+    const __m256i d23 = _mm256_madd_epi16(_mm256_hadd_epi16(dot[2], dot[3]), ones);
+    __m256i h = _mm256_hadd_epi32(d01, d23);
     h = _mm256_sub_epi32(h, _mm256_load_si256((const __m256i *)(xs->corr + 8 * j)));
     __m256 d;
     if (m == 8) d = _mm256_mul_ps(e8m0_half8(s + 8 * j), _mm256_loadu_ps(xscale + 8 * j));
