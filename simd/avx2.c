@@ -32,6 +32,9 @@
 
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 8")
+/* Pins v to a register at this point: stops GCC from reassociating an
+ * accumulation chain into a tree of temporaries that spills. */
+#define KEEP(v) __asm__("" : "+x"(v))
 
 /* ---- scalar helpers and tables ---- */
 
@@ -681,11 +684,14 @@ static void pack_q8(const gptoss_q8_matrix *wm, size_t cols, size_t r0, size_t r
     }
 }
 
-/* The tokens of one packed tile: activations, scales and (MXFP4) 12 * block sums
- * from the chunk's first block on. */
+/* The tokens of one packed tile, from the chunk's first block on: token t's
+ * activations at q + t * ldq, scales at scale + t * lds, and (MXFP4)
+ * 12 * block sums. Strides rather than per-token pointers keep the
+ * general-purpose registers from spilling in the T = 4 loops. */
 typedef struct q8_tokens {
-    const int8_t *q[Q_TOKENS];
-    const float *scale[Q_TOKENS];
+    const int8_t *q;
+    const float *scale;
+    size_t ldq, lds;
     _Alignas(32) int32_t corr[Q_TOKENS][Q_CHUNK];
 } q8_tokens;
 
@@ -703,9 +709,10 @@ INLINE void mxfp4_q8_packed_tile(const q8_pack *pk, size_t nb, const q8_tokens *
             UNROLL for (int g = 4 * half; g < 4 * half + 4; g++) {
                 const __m256i wv = _mm256_load_si256((const __m256i *)pk->w[b][g]);
                 UNROLL for (int t = 0; t < T; t++) {
-                    const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(x->q[t] + b * 32 + 4 * g));
+                    const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(x->q + t * x->ldq + b * 32 + 4 * g));
                     const __m256i p = _mm256_maddubs_epi16(wv, xv);
                     s[t] = g == 4 * half ? p : _mm256_add_epi16(s[t], p);
+                    KEEP(s[t]);
                 }
             }
             UNROLL for (int t = 0; t < T; t++) {
@@ -716,7 +723,7 @@ INLINE void mxfp4_q8_packed_tile(const q8_pack *pk, size_t nb, const q8_tokens *
         const __m256 ws = _mm256_load_ps(pk->ws[b]);
         UNROLL for (int t = 0; t < T; t++) {
             const __m256i fixed = _mm256_sub_epi32(dot[t], _mm256_set1_epi32(x->corr[t][b]));
-            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(x->scale[t] + b));
+            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(x->scale + t * x->lds + b));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fixed), d, acc[t]);
         }
     }
@@ -736,14 +743,15 @@ INLINE void q8_packed_tile(const q8_pack *pk, size_t nb, const q8_tokens *x, con
             const __m256i wv = _mm256_load_si256((const __m256i *)pk->w[b][g]);
             const __m256i wabs = _mm256_abs_epi8(wv);
             UNROLL for (int t = 0; t < T; t++) {
-                const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(x->q[t] + b * 32 + 4 * g));
+                const __m256i xv = _mm256_set1_epi32((int32_t)load_u32(x->q + t * x->ldq + b * 32 + 4 * g));
                 const __m256i wide = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv, wv)), ones);
                 dot[t] = g == 0 ? wide : _mm256_add_epi32(dot[t], wide);
+                KEEP(dot[t]);
             }
         }
         const __m256 ws = _mm256_load_ps(pk->ws[b]);
         UNROLL for (int t = 0; t < T; t++) {
-            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(x->scale[t] + b));
+            const __m256 d = _mm256_mul_ps(ws, _mm256_broadcast_ss(x->scale + t * x->lds + b));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), d, acc[t]);
         }
     }
@@ -756,11 +764,12 @@ static void packed_tokens(const q8_pack *pk, int is_mxfp4, size_t b0, size_t nb,
     const size_t cols = x->cols, n_blocks = cols / 32;
     const int first = b0 == 0;
     q8_tokens xt;
+    xt.ldq = cols, xt.lds = n_blocks;
     for (size_t t0 = 0; t0 < n_tokens; t0 += Q_TOKENS) {
         const size_t T = min_size(Q_TOKENS, n_tokens - t0);
+        xt.q = x->q + t0 * cols + b0 * 32;
+        xt.scale = x->scale + t0 * n_blocks + b0;
         for (size_t t = 0; t < T; t++) {
-            xt.q[t] = x->q + (t0 + t) * cols + b0 * 32;
-            xt.scale[t] = x->scale + (t0 + t) * n_blocks + b0;
             if (is_mxfp4)
                 for (size_t b = 0; b < nb; b++) xt.corr[t][b] = FP4_OFFSET * x->sum[(t0 + t) * n_blocks + b0 + b];
         }
