@@ -46,10 +46,8 @@ static inline uint32_t load_u32(const void *p) {
 
 static inline size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
-/* E8M0 byte s -> 2^(s-127) (exact kernels) and 2^(s-128) (fast kernels, whose
- * FP4 integers are doubled), as float bits built at compile time. s = 0 and 1
- * give subnormals; 255 gives inf / 2^127 like ldexpf. */
-#define E8M0_BITS(s) ((s) >= 1 ? (uint32_t)(s) << 23 : 0x00400000u)
+/* E8M0 byte s -> 2^(s-128), the scale of the doubled FP4 integers, as float
+ * bits built at compile time (s = 0, 1 give subnormals, like ldexpf). */
 #define E8M0_HALF_BITS(s) ((s) >= 2 ? ((uint32_t)(s)-1) << 23 : (s) == 1 ? 0x00400000u : 0x00200000u)
 #define REP4(M, s) M(s), M((s) + 1), M((s) + 2), M((s) + 3)
 #define REP16(M, s) REP4(M, s), REP4(M, (s) + 4), REP4(M, (s) + 8), REP4(M, (s) + 12)
@@ -127,8 +125,8 @@ static inline __m256i mxfp4_bytes(const uint8_t *p, __m256i table) {
 }
 
 /* Eight E8M0 bytes -> 2^(s-128) as floats, by building the float bits:
- * (s - 1) << 23 for s >= 2; the subnormal results of s = 0, 1 (never seen in
- * released weights) take a slower exact path. */
+ * (s - 1) << 23 for s >= 2; the subnormal results of s = 0, 1 (not expected in
+ * real weights) take a slower exact path. */
 static inline __m256 e8m0_half8(const uint8_t *s) {
     const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)s));
     const __m256i one = _mm256_set1_epi32(1);
@@ -195,7 +193,6 @@ static void quantize_q8_avx2(const float *x, size_t cols, int8_t *q, float *scal
 static void zero_outputs(float *y, size_t rows, size_t n_tokens, size_t ldy) {
     for (size_t t = 0; t < n_tokens; t++) memset(y + t * ldy, 0, rows * sizeof *y);
 }
-
 
 enum {
     F_ROWS = 4,     /* rows per FMA register tile */
@@ -554,8 +551,8 @@ INLINE __m256 mxfp4_q8_stream8(const uint8_t *w, const uint8_t *s, const float *
     h = _mm256_sub_epi32(h, _mm256_load_si256((const __m256i *)(xs->corr + 8 * j)));
     __m256 d;
     if (m == 8) d = _mm256_mul_ps(e8m0_half8(s + 8 * j), _mm256_loadu_ps(xscale + 8 * j));
-    else { /* the ragged end: zero scales for the missing blocks, no read past the row */
-        uint8_t sp[8] = {0};
+    else { /* the ragged end: missing blocks get activation scale 0; no read past the row */
+        uint8_t sp[8] = {127, 127, 127, 127, 127, 127, 127, 127};
         float xp[8] = {0};
         memcpy(sp, s + 8 * j, (size_t)m);
         memcpy(xp, xscale + 8 * j, (size_t)m * sizeof *xp);
@@ -606,7 +603,7 @@ INLINE __m256 q8_stream8(const int8_t *w, const uint16_t *s, const int8_t *xq, c
     if (m == 8)
         d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + 8 * j))),
                           _mm256_loadu_ps(xscale + 8 * j));
-    else {
+    else { /* the ragged end, as in mxfp4_q8_stream8 */
         uint16_t sp[8] = {0};
         float xp[8] = {0};
         memcpy(sp, s + 8 * j, (size_t)m * sizeof *sp);
