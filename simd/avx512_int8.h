@@ -1,0 +1,325 @@
+/* avx512_int8.h - matmul_q8 and matmul_mxfp4_q8 for AVX-512, shared by
+ * avx512.c and avx512_vnni.c. Each includes this once, after defining its
+ * int8 dot products (all return acc plus, per 32-bit lane, the sum of the
+ * lane's 4 byte products of an encoded weight and a signed activation):
+ *
+ *   enum { Q8_BIAS };                    zero point q8_encode adds to int8 weights
+ *   __m512i q8_encode(__m512i w);        int8 weights as dot_q8 takes them
+ *   __m512i dot_q8(__m512i acc, __m512i w_encoded, __m512i x);
+ *   __m512i dot_fp4(__m512i acc, __m512i u, __m512i x);           u in 0..24
+ *   __m512i dot2_fp4(__m512i acc, __m512i u0, __m512i x0, __m512i u1, __m512i x1);
+ *
+ * MXFP4 nibbles decode to unsigned 2*FP4 + 12 (0..24) and q8 weights to
+ * w + Q8_BIAS, so a block's dot starts from -bias * (sum of the block's int8
+ * activations, precomputed in gptoss_q8_acts.sum) and stays exact.
+ *
+ * Two shapes of work:
+ *  - few tokens (decode, bandwidth-bound): one row at a time, 64 weights per
+ *    register against the activations as stored, prefetching ahead.
+ *  - many tokens (prefill, compute-bound): 16 rows x up to 2048 columns are
+ *    decoded and transposed once into a tile whose 32-bit lanes are rows;
+ *    each token then broadcasts 4 activation bytes against a tile register,
+ *    so every int8 dot instruction serves 16 rows and needs no horizontal sum.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define INT8_INLINE static inline __attribute__((always_inline))
+
+enum {
+    FP4_BIAS = 12,
+    TILE_ROWS = 16,
+    TILE_BLOCKS = 64,      /* 16 rows x 2048 columns: 32 KiB of int8 weights, L1-sized */
+    TILE_MIN_TOKENS = 4,   /* below this the tile costs more to build than it saves */
+    PREFETCH_BYTES = 1024, /* how far ahead of the row being read */
+};
+
+typedef enum weight_kind { WEIGHTS_FP4, WEIGHTS_Q8 } weight_kind;
+
+/* A row block of either kind: row r's weights start at data + r * row_bytes,
+ * its scales at scales + r * nb (uint8 E8M0 for FP4, uint16 f16 for q8). */
+typedef struct int8_weights {
+    const uint8_t *data;
+    const void *scales;
+    size_t row_bytes, nb;
+} int8_weights;
+
+static inline __mmask16 first_lanes16(size_t n) { return (__mmask16)((1u << n) - 1); }
+
+INT8_INLINE int32_t int8_bias(weight_kind kind) { return kind == WEIGHTS_FP4 ? FP4_BIAS : Q8_BIAS; }
+
+/* 32 nibble bytes (two blocks) -> 64 biased weights in column order. */
+INT8_INLINE __m512i fp4_decode(__m256i bytes) {
+    const __m512i table =
+        _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
+    const __m512i w = _mm512_cvtepu8_epi16(bytes); /* word j = byte j = hi:lo */
+    /* (w | w << 4) & 0x0f0f: low byte = lo nibble (even column), high byte = hi nibble */
+    const __m512i nibbles = _mm512_ternarylogic_epi32(w, _mm512_slli_epi16(w, 4), _mm512_set1_epi16(0x0f0f), 0xa8);
+    return _mm512_shuffle_epi8(table, nibbles);
+}
+
+/* 16 E8M0 bytes -> 2^(s-128), the scale of weights decoded as 2 * FP4. */
+INT8_INLINE __m512 e8m0_half(__m128i s) {
+    __m512i bits = _mm512_slli_epi32(_mm512_cvtepu8_epi32(s), 23);    /* 2^(s-127); 0 for s = 0 */
+    bits = _mm512_max_epu32(bits, _mm512_set1_epi32(0x00400000));     /* s = 0: 2^-127, subnormal */
+    const __m512 half = _mm512_mul_ps(_mm512_castsi512_ps(bits), _mm512_set1_ps(0.5f)); /* exact */
+    return _mm512_min_ps(half, _mm512_set1_ps(0x1p127f)); /* s = 255 overflowed to inf above */
+}
+
+/* Scales of blocks b.. (lanes in m) of row r. */
+INT8_INLINE __m512 row_scales(weight_kind kind, const int8_weights *w, size_t r, size_t b, __mmask16 m) {
+    if (kind == WEIGHTS_FP4) return e8m0_half(_mm_maskz_loadu_epi8(m, (const uint8_t *)w->scales + r * w->nb + b));
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)w->scales + r * w->nb + b));
+}
+
+/* Blocks b and b+1 of row r (only b if single; b+1 reads as zero), encoded. */
+INT8_INLINE __m512i row_pair(weight_kind kind, const int8_weights *w, size_t r, size_t b, int single) {
+    const uint8_t *p = w->data + r * w->row_bytes;
+    if (kind == WEIGHTS_FP4) {
+        p += b * 16;
+        return fp4_decode(single ? _mm256_maskz_loadu_epi8(0xffff, p) : _mm256_loadu_si256((const __m256i *)p));
+    }
+    p += b * 32;
+    return q8_encode(single ? _mm512_maskz_loadu_epi8(0xffffffffull, p) : _mm512_loadu_si512(p));
+}
+
+/* 64 activation bytes of blocks b, b+1 of one token (b+1 zero if single). */
+INT8_INLINE __m512i acts_pair(const int8_t *q, size_t b, int single) {
+    return single ? _mm512_maskz_loadu_epi8(0xffffffffull, q + b * 32) : _mm512_loadu_si512(q + b * 32);
+}
+
+INT8_INLINE __m512i int8_dot(weight_kind kind, __m512i acc, __m512i w, __m512i x) {
+    return kind == WEIGHTS_FP4 ? dot_fp4(acc, w, x) : dot_q8(acc, w, x);
+}
+
+/* ---- few tokens: rows one at a time ---- */
+
+/* Four partial dots (4 blocks x 4 lanes each, lane group i = block i) -> the
+ * 16 block dots in order. Block sums must be exact integers before they are
+ * scaled, so the lanes of each block are added here, not after conversion. */
+INT8_INLINE __m512i block_sums(const __m512i quad[4]) {
+    /* lane group i: 2 partials of blocks i, 4+i (x0) and 8+i, 12+i (x1) */
+    const __m512i x0 = _mm512_add_epi32(_mm512_unpacklo_epi32(quad[0], quad[1]), _mm512_unpackhi_epi32(quad[0], quad[1]));
+    const __m512i x1 = _mm512_add_epi32(_mm512_unpacklo_epi32(quad[2], quad[3]), _mm512_unpackhi_epi32(quad[2], quad[3]));
+    /* lane 4i + j: block 4j + i */
+    const __m512i sums = _mm512_add_epi32(_mm512_unpacklo_epi64(x0, x1), _mm512_unpackhi_epi64(x0, x1));
+    return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), sums);
+}
+
+/* The unbiased int32 dots of the gb (<= 16) blocks from block g of row r
+ * against nt tokens, one block per lane (lanes past gb zero). */
+INT8_INLINE void group_dots(weight_kind kind, const int8_weights *w, size_t r, size_t g, size_t gb,
+                            const int8_t *const xq[4], const __m512i corr[4], int nt, __m512i dots[4]) {
+    const __m512i zero = _mm512_setzero_si512();
+    __m512i quad[4][4]; /* [token][q]: lane group i = block 4q + i */
+    for (int q = 0; q < 4; q++) {
+        const size_t b = g + 4 * (size_t)q, left = gb > 4 * (size_t)q ? gb - 4 * (size_t)q : 0;
+        if (left == 0) {
+            for (int t = 0; t < nt; t++) quad[t][q] = zero;
+            continue;
+        }
+        const __m512i wa = row_pair(kind, w, r, b, left == 1);
+        const __m512i wb = left > 2 ? row_pair(kind, w, r, b + 2, left == 3) : zero;
+        for (int t = 0; t < nt; t++) {
+            /* da: blocks b, b+1 in lanes 0-7, 8-15; db: blocks b+2, b+3 */
+            const __m512i da = int8_dot(kind, zero, wa, acts_pair(xq[t], b, left == 1));
+            const __m512i db = left > 2 ? int8_dot(kind, zero, wb, acts_pair(xq[t], b + 2, left == 3)) : zero;
+            quad[t][q] = _mm512_add_epi32(_mm512_shuffle_i32x4(da, db, 0x88), _mm512_shuffle_i32x4(da, db, 0xdd));
+        }
+    }
+    for (int t = 0; t < nt; t++) dots[t] = _mm512_add_epi32(block_sums(quad[t]), corr[t]);
+}
+
+/* Row r, blocks g.. (gb of them, at most 16) against nt tokens: acc += the scaled block dots. */
+INT8_INLINE void row_group(weight_kind kind, const int8_weights *w, size_t r, size_t g, size_t gb,
+                           const gptoss_q8_acts *x, size_t t0, const int8_t *const xq[4], int nt, __m512 acc[4]) {
+    const size_t nb = w->nb, block_bytes = kind == WEIGHTS_FP4 ? 16 : 32;
+    const __mmask16 gm = first_lanes16(gb);
+    /* the weights run contiguously through the row block: fetch ahead */
+    const char *ahead = (const char *)w->data + r * w->row_bytes + g * block_bytes + PREFETCH_BYTES;
+    for (size_t i = 0; i < 16 * block_bytes; i += 64) _mm_prefetch(ahead + i, _MM_HINT_T0);
+    const __m512 ws = row_scales(kind, w, r, g, gm);
+    __m512i corr[4], dots[4];
+    for (int t = 0; t < nt; t++) {
+        const __m512i sums = _mm512_maskz_loadu_epi32(gm, x->sum + (t0 + t) * nb + g);
+        corr[t] = _mm512_mullo_epi32(sums, _mm512_set1_epi32(-int8_bias(kind)));
+    }
+    group_dots(kind, w, r, g, gb, xq, corr, nt, dots);
+    for (int t = 0; t < nt; t++) {
+        const __m512 scale = _mm512_mul_ps(ws, _mm512_maskz_loadu_ps(gm, x->scale + (t0 + t) * nb + g));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[t]), scale, acc[t]);
+    }
+}
+
+/* Rows [r0, r1) against tokens [t0, t0 + nt), nt <= 4. */
+INT8_INLINE void int8_rows(weight_kind kind, const int8_weights *w, size_t r0, size_t r1, const gptoss_q8_acts *x,
+                           size_t t0, int nt, float *y, size_t ldy) {
+    const size_t nb = w->nb;
+    const int8_t *xq[4];
+    for (int t = 0; t < nt; t++) xq[t] = x->q + (t0 + t) * x->cols;
+    for (size_t r = r0; r < r1; r++) {
+        __m512 acc[4];
+        for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+        size_t g = 0;
+        for (; g + 16 <= nb; g += 16) row_group(kind, w, r, g, 16, x, t0, xq, nt, acc);
+        if (g < nb) row_group(kind, w, r, g, nb - g, x, t0, xq, nt, acc);
+        for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = _mm512_reduce_add_ps(acc[t]);
+    }
+}
+
+/* ---- many tokens: a transposed tile of 16 rows ---- */
+
+typedef struct int8_tile {
+    __m512i w[TILE_BLOCKS][8]; /* lane r of w[b][k]: row r's columns 32b+4k .. 32b+4k+3 */
+    __m512 scale[TILE_BLOCKS]; /* lane r: row r's scale of block b */
+} int8_tile;
+
+/* Transposes 16 registers of 16 32-bit lanes: m[i] lane j <-> m[j] lane i. */
+INT8_INLINE void transpose16(__m512i m[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) { /* t[i] lane L: m[i][4L], m[i+1][4L], m[i][4L+1], m[i+1][4L+1] */
+        t[i] = _mm512_unpacklo_epi32(m[i], m[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(m[i], m[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* m[i+j] lane L: rows i..i+3 of column 4L+j */
+        m[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        m[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        m[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        m[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int j = 0; j < 4; j++) { /* gather the four 4-row quarters of column 4L+j */
+        const __m512i u0 = _mm512_shuffle_i32x4(m[j], m[4 + j], 0x88), u1 = _mm512_shuffle_i32x4(m[j], m[4 + j], 0xdd);
+        const __m512i v0 = _mm512_shuffle_i32x4(m[8 + j], m[12 + j], 0x88),
+                      v1 = _mm512_shuffle_i32x4(m[8 + j], m[12 + j], 0xdd);
+        t[j] = _mm512_shuffle_i32x4(u0, v0, 0x88);
+        t[8 + j] = _mm512_shuffle_i32x4(u0, v0, 0xdd);
+        t[4 + j] = _mm512_shuffle_i32x4(u1, v1, 0x88);
+        t[12 + j] = _mm512_shuffle_i32x4(u1, v1, 0xdd);
+    }
+    for (int i = 0; i < 16; i++) m[i] = t[i];
+}
+
+/* Decodes rows [r0, r0 + nrows) x blocks [b0, b0 + kb) into the tile; lanes of
+ * rows past nrows are zero. */
+INT8_INLINE void tile_fill(weight_kind kind, int8_tile *tile, const int8_weights *w, size_t r0, size_t nrows,
+                           size_t b0, size_t kb) {
+    __m512i m[16];
+    for (size_t b = 0; b < kb; b += 2) {
+        const int single = kb - b == 1;
+        for (size_t r = 0; r < 16; r++)
+            m[r] = r < nrows ? row_pair(kind, w, r0 + r, b0 + b, single) : _mm512_setzero_si512();
+        transpose16(m); /* m[c]: columns 4c..4c+3 of the pair, one row per lane */
+        for (int c = 0; c < 16; c++) _mm512_store_si512(&tile->w[b + c / 8][c % 8], m[c]);
+    }
+    for (size_t b = 0; b < kb; b += 16) {
+        const size_t gb = kb - b < 16 ? kb - b : 16;
+        for (size_t r = 0; r < 16; r++)
+            m[r] = r < nrows ? _mm512_castps_si512(row_scales(kind, w, r0 + r, b0 + b, first_lanes16(gb)))
+                             : _mm512_setzero_si512();
+        transpose16(m);
+        for (size_t c = 0; c < gb; c++) tile->scale[b + c] = _mm512_castsi512_ps(m[c]);
+    }
+}
+
+static inline int32_t load_i32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Tokens [t0, t0 + nt) against the tile (blocks b0.. of the row, kb of them):
+ * y rows r0.. (lanes in rmask) = (accumulate ? y : 0) + the dots. */
+INT8_INLINE void tile_tokens(weight_kind kind, const int8_tile *tile, size_t b0, size_t kb, const gptoss_q8_acts *x,
+                             size_t nb, size_t t0, int nt, float *y, size_t ldy, __mmask16 rmask, int accumulate) {
+    const int32_t minus_bias = -int8_bias(kind);
+    const int8_t *xq[4];
+    const float *xs[4];
+    const int32_t *xsum[4];
+    for (int t = 0; t < nt; t++) {
+        xq[t] = x->q + (t0 + t) * x->cols + b0 * 32;
+        xs[t] = x->scale + (t0 + t) * nb + b0;
+        xsum[t] = x->sum + (t0 + t) * nb + b0;
+    }
+    __m512 acc[4];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (size_t b = 0; b < kb; b++) {
+        __m512i dot[4];
+        for (int t = 0; t < nt; t++) dot[t] = _mm512_set1_epi32(minus_bias * xsum[t][b]);
+        for (int k = 0; k < 8; k += 2) {
+            const __m512i w0 = _mm512_load_si512(&tile->w[b][k]), w1 = _mm512_load_si512(&tile->w[b][k + 1]);
+            for (int t = 0; t < nt; t++) {
+                const __m512i x0 = _mm512_set1_epi32(load_i32(xq[t] + b * 32 + 4 * k));
+                const __m512i x1 = _mm512_set1_epi32(load_i32(xq[t] + b * 32 + 4 * k + 4));
+                dot[t] = kind == WEIGHTS_FP4 ? dot2_fp4(dot[t], w0, x0, w1, x1)
+                                             : dot_q8(dot_q8(dot[t], w0, x0), w1, x1);
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            const __m512 scale = _mm512_mul_ps(tile->scale[b], _mm512_set1_ps(xs[t][b]));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), scale, acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        float *out = y + (t0 + t) * ldy;
+        if (accumulate) acc[t] = _mm512_add_ps(acc[t], _mm512_maskz_loadu_ps(rmask, out));
+        _mm512_mask_storeu_ps(out, rmask, acc[t]);
+    }
+}
+
+/* ---- the kernels ---- */
+
+INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t rows, const gptoss_q8_acts *x,
+                             size_t n_tokens, float *y, size_t ldy) {
+    if (n_tokens < TILE_MIN_TOKENS) {
+        switch (n_tokens) {
+        case 1: int8_rows(kind, w, 0, rows, x, 0, 1, y, ldy); break;
+        case 2: int8_rows(kind, w, 0, rows, x, 0, 2, y, ldy); break;
+        case 3: int8_rows(kind, w, 0, rows, x, 0, 3, y, ldy); break;
+        default: break;
+        }
+        return;
+    }
+    const size_t nb = w->nb;
+    if (nb == 0) {
+        for (size_t t = 0; t < n_tokens; t++) memset(y + t * ldy, 0, rows * sizeof *y);
+        return;
+    }
+    /* equal, even-sized column chunks of at most TILE_BLOCKS blocks */
+    const size_t n_chunks = (nb + TILE_BLOCKS - 1) / TILE_BLOCKS;
+    const size_t chunk = ((nb + n_chunks - 1) / n_chunks + 1) & ~(size_t)1;
+    int8_tile tile;
+    for (size_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
+        const size_t nrows = rows - r0 < TILE_ROWS ? rows - r0 : TILE_ROWS;
+        const __mmask16 rmask = first_lanes16(nrows);
+        float *yr = y + r0;
+        for (size_t b0 = 0; b0 < nb; b0 += chunk) {
+            const size_t kb = nb - b0 < chunk ? nb - b0 : chunk;
+            const int accumulate = b0 > 0;
+            tile_fill(kind, &tile, w, r0, nrows, b0, kb);
+            size_t t = 0;
+            for (; t + 4 <= n_tokens; t += 4) tile_tokens(kind, &tile, b0, kb, x, nb, t, 4, yr, ldy, rmask, accumulate);
+            switch (n_tokens - t) {
+            case 3: tile_tokens(kind, &tile, b0, kb, x, nb, t, 3, yr, ldy, rmask, accumulate); break;
+            case 2: tile_tokens(kind, &tile, b0, kb, x, nb, t, 2, yr, ldy, rmask, accumulate); break;
+            case 1: tile_tokens(kind, &tile, b0, kb, x, nb, t, 1, yr, ldy, rmask, accumulate); break;
+            default: break;
+            }
+        }
+    }
+}
+
+static void int8_matmul_q8(const gptoss_q8_matrix *w, size_t rows, size_t cols, const gptoss_q8_acts *x,
+                           size_t n_tokens, float *y, size_t ldy) {
+    const int8_weights weights = {(const uint8_t *)w->q, w->scale, cols, cols / 32};
+    int8_matmul(WEIGHTS_Q8, &weights, rows, x, n_tokens, y, ldy);
+}
+
+static void int8_matmul_mxfp4_q8(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
+                                 const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy) {
+    const int8_weights weights = {blocks, scales, cols / 2, cols / 32};
+    int8_matmul(WEIGHTS_FP4, &weights, rows, x, n_tokens, y, ldy);
+}
+
+#undef INT8_INLINE
