@@ -126,7 +126,8 @@ void gptoss_avx512_matmul_bf16(const uint16_t *w, size_t rows, size_t cols, cons
 
 /* ---- MXFP4, exact ---- */
 
-/* 16 E8M0 bytes -> 2^(s-127) (s = 0: 2^-127, subnormal; s = 255: inf, like the scalar code). */
+/* 16 E8M0 bytes -> 2^(s-127) (s = 0: 2^-127, subnormal; s = 255: inf, like
+ * the scalar code). Integer ops only: no float arithmetic on subnormals. */
 static inline __m512 e8m0_to_f32x16(__m128i s) {
     const __m512i bits = _mm512_slli_epi32(_mm512_cvtepu8_epi32(s), 23);
     return _mm512_castsi512_ps(_mm512_max_epu32(bits, _mm512_set1_epi32(0x00400000)));

@@ -60,17 +60,20 @@ INT8_INLINE __m512i fp4_decode(__m256i bytes) {
     return _mm512_shuffle_epi8(table, nibbles);
 }
 
-/* 16 E8M0 bytes -> 2^(s-128), the scale of weights decoded as 2 * FP4. */
-INT8_INLINE __m512 e8m0_half(__m128i s) {
-    __m512i bits = _mm512_slli_epi32(_mm512_cvtepu8_epi32(s), 23);    /* 2^(s-127); 0 for s = 0 */
-    bits = _mm512_max_epu32(bits, _mm512_set1_epi32(0x00400000));     /* s = 0: 2^-127, subnormal */
-    const __m512 half = _mm512_mul_ps(_mm512_castsi512_ps(bits), _mm512_set1_ps(0.5f)); /* exact */
-    return _mm512_min_ps(half, _mm512_set1_ps(0x1p127f)); /* s = 255 overflowed to inf above */
+/* 16 E8M0 bytes -> 2^(s-128), the scale of weights decoded as 2 * FP4; lanes
+ * outside m are 0. Built from integers only: float arithmetic on the
+ * subnormal results (s < 2) would cost a microcode assist. */
+INT8_INLINE __m512 e8m0_half(__m128i bytes, __mmask16 m) {
+    const __m512i s = _mm512_cvtepu8_epi32(bytes);
+    const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(s, _mm512_set1_epi32(1)), 23);
+    const __m512i subnormal = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), s); /* s = 0, 1 */
+    const __mmask16 is_normal = _mm512_mask_cmpge_epu32_mask(m, s, _mm512_set1_epi32(2));
+    return _mm512_castsi512_ps(_mm512_mask_mov_epi32(_mm512_maskz_mov_epi32(m, subnormal), is_normal, normal));
 }
 
-/* Scales of blocks b.. (lanes in m) of row r. */
+/* Scales of blocks b.. (lanes in m) of row r; 0 outside m. */
 INT8_INLINE __m512 row_scales(weight_kind kind, const int8_weights *w, size_t r, size_t b, __mmask16 m) {
-    if (kind == WEIGHTS_FP4) return e8m0_half(_mm_maskz_loadu_epi8(m, (const uint8_t *)w->scales + r * w->nb + b));
+    if (kind == WEIGHTS_FP4) return e8m0_half(_mm_maskz_loadu_epi8(m, (const uint8_t *)w->scales + r * w->nb + b), m);
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)w->scales + r * w->nb + b));
 }
 
