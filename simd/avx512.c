@@ -133,83 +133,97 @@ static inline __m512 e8m0_to_f32x16(__m128i s) {
     return _mm512_castsi512_ps(_mm512_max_epu32(bits, _mm512_set1_epi32(0x00400000)));
 }
 
-/* One block (16 bytes) -> its 32 weights in column order, times scale. vpermps
- * looks up the FP4 value from the low 4 bits of each 32-bit lane, so each lane
- * gets its byte (pshufb from a broadcast) shifted right by 0 (even column) or
- * 4 (odd column); the bits above are ignored. */
-EXACT_INLINE void fp4_to_f32x32(const uint8_t *block, float scale, __m512 *lo, __m512 *hi) {
+/* One block (16 bytes) -> its 16 even-column and 16 odd-column weights, times
+ * scale. vpermps looks the value up, in the scaled table, from the low 4 bits
+ * of each 32-bit lane: the byte itself for the low nibble, the byte >> 4 for
+ * the high one. (Scaling the 16-entry table is one multiply, not two.) */
+EXACT_INLINE void fp4_to_f32(const uint8_t *block, float scale, __m512 *even, __m512 *odd) {
     const __m512 values = _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f,
                                          -2.0f, -3.0f, -4.0f, -6.0f);
-    /* lane k takes byte k/2 (lo: columns 0..15) or 8 + k/2 (hi: 16..31) */
-    const __m512i pick_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    const __m512i pick_hi = _mm512_add_epi32(pick_lo, _mm512_set1_epi32(8));
-    const __m512i shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
-    const __m512i zeros_above = _mm512_set1_epi32((int)0x80808000); /* pshufb: 0x80 selects zero */
-    const __m512i bytes = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)block));
-    const __m512i i_lo = _mm512_srlv_epi32(_mm512_shuffle_epi8(bytes, _mm512_or_si512(pick_lo, zeros_above)), shift);
-    const __m512i i_hi = _mm512_srlv_epi32(_mm512_shuffle_epi8(bytes, _mm512_or_si512(pick_hi, zeros_above)), shift);
-    const __m512 s = _mm512_set1_ps(scale);
-    *lo = _mm512_mul_ps(_mm512_permutexvar_ps(i_lo, values), s);
-    *hi = _mm512_mul_ps(_mm512_permutexvar_ps(i_hi, values), s);
+    const __m512 scaled = _mm512_mul_ps(values, _mm512_set1_ps(scale));
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)block));
+    *even = _mm512_permutexvar_ps(bytes, scaled);
+    *odd = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), scaled);
 }
 
-/* nr rows x nt tokens over blocks [b0, b1). blocks/scales/x point at row 0 / token 0. */
-EXACT_INLINE void mxfp4_tile(const uint8_t *blocks, const uint8_t *scales, size_t nb, const float *x, size_t ldx,
-                             size_t b0, size_t b1, int nr, int nt, float *y, size_t ldy, int accumulate) {
+/* Blocks [b0, b1) of nt tokens' activations, each block's 16 even columns
+ * then its 16 odd ones (fp4_to_f32's order), token t at out + t * 32 (b1 - b0).
+ * Done once per row block, it keeps shuffles out of the per-row work. */
+static void fp4_prepare_f32(const float *x, size_t ldx, size_t b0, size_t b1, size_t nt, float *out) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (size_t t = 0; t < nt; t++)
+        for (size_t b = b0; b < b1; b++) {
+            const __m512 lo = _mm512_loadu_ps(x + t * ldx + b * 32), hi = _mm512_loadu_ps(x + t * ldx + b * 32 + 16);
+            float *o = out + (t * (b1 - b0) + b - b0) * 32;
+            _mm512_store_ps(o, _mm512_permutex2var_ps(lo, even, hi));
+            _mm512_store_ps(o + 16, _mm512_permutex2var_ps(lo, odd, hi));
+        }
+}
+
+/* nr rows x nt tokens over kb blocks. blocks/scales point at (row 0, the first
+ * block), xp at fp4_prepare_f32's output. */
+EXACT_INLINE void mxfp4_tile(const uint8_t *blocks, const uint8_t *scales, size_t nb, const float *xp, size_t kb,
+                             int nr, int nt, float *y, size_t ldy, int accumulate) {
     __m512 acc[EXACT_ROWS][EXACT_TOKENS];
     for (int r = 0; r < nr; r++)
         for (int t = 0; t < nt; t++) acc[r][t] = _mm512_setzero_ps();
-    for (size_t g = b0; g < b1; g += 16) {
-        const size_t gb = b1 - g < 16 ? b1 - g : 16;
+    for (size_t g = 0; g < kb; g += 16) {
+        const size_t gb = kb - g < 16 ? kb - g : 16;
         /* scales of 16 blocks at once, read back one by one as broadcasts */
         float scale[EXACT_ROWS][16] __attribute__((aligned(64)));
         for (int r = 0; r < nr; r++)
             _mm512_store_ps(scale[r], e8m0_to_f32x16(_mm_maskz_loadu_epi8(first_lanes(gb), scales + r * nb + g)));
         for (size_t b = g; b < g + gb; b++) {
-            __m512 lo[EXACT_ROWS], hi[EXACT_ROWS];
-            for (int r = 0; r < nr; r++) fp4_to_f32x32(blocks + (r * nb + b) * 16, scale[r][b - g], &lo[r], &hi[r]);
+            __m512 even[EXACT_ROWS], odd[EXACT_ROWS];
+            for (int r = 0; r < nr; r++) fp4_to_f32(blocks + (r * nb + b) * 16, scale[r][b - g], &even[r], &odd[r]);
             for (int t = 0; t < nt; t++) {
-                const __m512 xlo = _mm512_loadu_ps(x + t * ldx + b * 32), xhi = _mm512_loadu_ps(x + t * ldx + b * 32 + 16);
+                const float *xb = xp + (t * kb + b) * 32;
+                const __m512 xe = _mm512_load_ps(xb), xo = _mm512_load_ps(xb + 16);
                 for (int r = 0; r < nr; r++)
-                    acc[r][t] = _mm512_fmadd_ps(hi[r], xhi, _mm512_fmadd_ps(lo[r], xlo, acc[r][t]));
+                    acc[r][t] = _mm512_fmadd_ps(odd[r], xo, _mm512_fmadd_ps(even[r], xe, acc[r][t]));
             }
         }
     }
     store_tile(acc, nr, nt, y, ldy, accumulate);
 }
 
-EXACT_INLINE void mxfp4_tile_any(const uint8_t *blocks, const uint8_t *scales, size_t nb, const float *x, size_t ldx,
-                                 size_t b0, size_t b1, int nr, size_t nt, float *y, size_t ldy, int accumulate) {
+EXACT_INLINE void mxfp4_tile_any(const uint8_t *blocks, const uint8_t *scales, size_t nb, const float *xp, size_t kb,
+                                 int nr, size_t nt, float *y, size_t ldy, int accumulate) {
     switch (nt) {
-    case 4: mxfp4_tile(blocks, scales, nb, x, ldx, b0, b1, nr, 4, y, ldy, accumulate); break;
-    case 3: mxfp4_tile(blocks, scales, nb, x, ldx, b0, b1, nr, 3, y, ldy, accumulate); break;
-    case 2: mxfp4_tile(blocks, scales, nb, x, ldx, b0, b1, nr, 2, y, ldy, accumulate); break;
-    default: mxfp4_tile(blocks, scales, nb, x, ldx, b0, b1, nr, 1, y, ldy, accumulate); break;
+    case 4: mxfp4_tile(blocks, scales, nb, xp, kb, nr, 4, y, ldy, accumulate); break;
+    case 3: mxfp4_tile(blocks, scales, nb, xp, kb, nr, 3, y, ldy, accumulate); break;
+    case 2: mxfp4_tile(blocks, scales, nb, xp, kb, nr, 2, y, ldy, accumulate); break;
+    default: mxfp4_tile(blocks, scales, nb, xp, kb, nr, 1, y, ldy, accumulate); break;
     }
 }
 
 void gptoss_avx512_matmul_mxfp4(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
                                 const float *x, size_t n_tokens, float *y, size_t ldy) {
+    enum { PREP_FLOATS = 4096 }; /* 16 KiB: L1-resident next to the rows' blocks */
+    float xp[PREP_FLOATS] __attribute__((aligned(64)));
     const size_t nb = cols / 32;
     if (nb == 0) {
         zero_outputs(rows, n_tokens, y, ldy);
         return;
     }
-    const size_t chunk = n_tokens > EXACT_TOKENS && nb > EXACT_CHUNK / 32 ? EXACT_CHUNK / 32 : nb;
+    /* column chunks sized so a token tile's reordered activations fill xp */
+    const size_t tile_tokens = n_tokens < EXACT_TOKENS ? n_tokens : EXACT_TOKENS;
+    const size_t chunk = PREP_FLOATS / 32 / (tile_tokens ? tile_tokens : 1);
     for (size_t rb = 0; rb < rows; rb += EXACT_ROW_BLOCK) {
         const size_t rb_end = rows - rb < EXACT_ROW_BLOCK ? rows : rb + EXACT_ROW_BLOCK;
         for (size_t b0 = 0; b0 < nb; b0 += chunk) {
-            const size_t b1 = nb - b0 < chunk ? nb : b0 + chunk;
+            const size_t kb = nb - b0 < chunk ? nb - b0 : chunk;
             for (size_t t0 = 0; t0 < n_tokens; t0 += EXACT_TOKENS) {
                 const size_t nt = n_tokens - t0 < EXACT_TOKENS ? n_tokens - t0 : EXACT_TOKENS;
-                const float *xt = x + t0 * cols;
+                fp4_prepare_f32(x + t0 * cols, cols, b0, b0 + kb, nt, xp);
                 float *yt = y + t0 * ldy;
                 size_t r = rb;
                 for (; r + 4 <= rb_end; r += 4)
-                    mxfp4_tile_any(blocks + r * nb * 16, scales + r * nb, nb, xt, cols, b0, b1, 4, nt, yt + r, ldy,
+                    mxfp4_tile_any(blocks + (r * nb + b0) * 16, scales + r * nb + b0, nb, xp, kb, 4, nt, yt + r, ldy,
                                    b0 > 0);
                 for (; r < rb_end; r++)
-                    mxfp4_tile_any(blocks + r * nb * 16, scales + r * nb, nb, xt, cols, b0, b1, 1, nt, yt + r, ldy,
+                    mxfp4_tile_any(blocks + (r * nb + b0) * 16, scales + r * nb + b0, nb, xp, kb, 1, nt, yt + r, ldy,
                                    b0 > 0);
             }
         }
@@ -252,10 +266,6 @@ static inline __m512i dot_q8(__m512i acc, __m512i w, __m512i x) {
     const __m512i x_signed = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(w), _mm512_setzero_si512(), x);
     /* |w| * |x| <= 128 * 127: a pair sum fits int16 */
     return _mm512_add_epi32(acc, madd_pairs(_mm512_maddubs_epi16(_mm512_abs_epi8(w), x_signed)));
-}
-
-static inline __m512i dot_fp4(__m512i acc, __m512i u, __m512i x) {
-    return _mm512_add_epi32(acc, madd_pairs(_mm512_maddubs_epi16(u, x)));
 }
 
 /* Two steps share one madd: 4 * 24 * 127 fits int16. */

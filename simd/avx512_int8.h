@@ -6,16 +6,19 @@
  *   enum { Q8_BIAS };                    zero point q8_encode adds to int8 weights
  *   __m512i q8_encode(__m512i w);        int8 weights as dot_q8 takes them
  *   __m512i dot_q8(__m512i acc, __m512i w_encoded, __m512i x);
- *   __m512i dot_fp4(__m512i acc, __m512i u, __m512i x);           u in 0..24
  *   __m512i dot2_fp4(__m512i acc, __m512i u0, __m512i x0, __m512i u1, __m512i x1);
+ *                                                         (u0, u1 in 0..24)
  *
  * MXFP4 nibbles decode to unsigned 2*FP4 + 12 (0..24) and q8 weights to
  * w + Q8_BIAS, so a block's dot starts from -bias * (sum of the block's int8
  * activations, precomputed in gptoss_q8_acts.sum) and stays exact.
  *
  * Two shapes of work:
- *  - few tokens (decode, bandwidth-bound): one row at a time, 64 weights per
- *    register against the activations as stored, prefetching ahead.
+ *  - few tokens (decode, bandwidth-bound): one row at a time, 4 blocks per
+ *    register, prefetching ahead. The lanes of each block are summed as
+ *    integers 16 blocks at a time, then scaled. For MXFP4 the activations are
+ *    reordered once per call to match the nibble order, so decoding a block
+ *    is one AND/shift and one table shuffle per nibble half.
  *  - many tokens (prefill, compute-bound): 16 rows x up to 2048 columns are
  *    decoded and transposed once into a tile whose 32-bit lanes are rows;
  *    each token then broadcasts 4 activation bytes against a tile register,
@@ -39,10 +42,10 @@ enum {
 typedef enum weight_kind { WEIGHTS_FP4, WEIGHTS_Q8 } weight_kind;
 
 /* A row block of either kind: row r's weights start at data + r * row_bytes,
- * its scales at scales + r * nb (uint8 E8M0 for FP4, uint16 f16 for q8). */
+ * its scales at element r * nb of scales (uint8 E8M0 for FP4, uint16 f16 for q8). */
 typedef struct int8_weights {
     const uint8_t *data;
-    const void *scales;
+    const uint8_t *scales;
     size_t row_bytes, nb;
 } int8_weights;
 
@@ -73,8 +76,8 @@ INT8_INLINE __m512 e8m0_half(__m128i bytes, __mmask16 m) {
 
 /* Scales of blocks b.. (lanes in m) of row r; 0 outside m. */
 INT8_INLINE __m512 row_scales(weight_kind kind, const int8_weights *w, size_t r, size_t b, __mmask16 m) {
-    if (kind == WEIGHTS_FP4) return e8m0_half(_mm_maskz_loadu_epi8(m, (const uint8_t *)w->scales + r * w->nb + b), m);
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)w->scales + r * w->nb + b));
+    if (kind == WEIGHTS_FP4) return e8m0_half(_mm_maskz_loadu_epi8(m, w->scales + r * w->nb + b), m);
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)(const void *)w->scales + r * w->nb + b));
 }
 
 /* Blocks b and b+1 of row r (only b if single; b+1 reads as zero), encoded. */
@@ -93,11 +96,45 @@ INT8_INLINE __m512i acts_pair(const int8_t *q, size_t b, int single) {
     return single ? _mm512_maskz_loadu_epi8(0xffffffffull, q + b * 32) : _mm512_loadu_si512(q + b * 32);
 }
 
-INT8_INLINE __m512i int8_dot(weight_kind kind, __m512i acc, __m512i w, __m512i x) {
-    return kind == WEIGHTS_FP4 ? dot_fp4(acc, w, x) : dot_q8(acc, w, x);
+/* ---- few tokens: rows one at a time ---- */
+
+/* One token's activations of a column chunk as the row loop reads them. */
+typedef struct acts_view {
+    const int8_t *q[4]; /* FP4: reordered by fp4_prepare; q8: as stored */
+    const float *scale[4];
+    const int32_t *sum[4];
+} acts_view;
+
+static inline __mmask64 first_bytes(size_t n) { return n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1; }
+
+/* 4 blocks of nibbles (128-bit lane i = block i) -> the biased weights of the
+ * even columns and of the odd columns, lane i still block i. */
+INT8_INLINE void fp4_split(__m512i v, __m512i *even, __m512i *odd) {
+    const __m512i table =
+        _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    *even = _mm512_shuffle_epi8(table, _mm512_and_si512(v, low4));
+    *odd = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
 }
 
-/* ---- few tokens: rows one at a time ---- */
+/* kb blocks of one token's activations reordered to match fp4_split: per 4
+ * blocks, the 16 even columns of each block (64 bytes), then the odd ones.
+ * Zero past kb. Done once per call, it saves the weights (read once per row)
+ * from being interleaved back into column order. */
+INT8_INLINE void fp4_prepare(const int8_t *q, size_t kb, int8_t *out) {
+    /* in each 16 bytes: even bytes, then odd bytes; then 64-bit halves regrouped per block */
+    const __m512i split = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+    const __m512i evens = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), odds = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    for (size_t b = 0; b < kb; b += 4) {
+        const size_t bytes = (kb - b < 4 ? kb - b : 4) * 32;
+        const __m512i x0 = _mm512_shuffle_epi8(_mm512_maskz_loadu_epi8(first_bytes(bytes), q + b * 32), split);
+        const __m512i x1 = bytes > 64 ? _mm512_maskz_loadu_epi8(first_bytes(bytes - 64), q + b * 32 + 64)
+                                       : _mm512_setzero_si512();
+        const __m512i x1s = _mm512_shuffle_epi8(x1, split);
+        _mm512_store_si512(out + b * 32, _mm512_permutex2var_epi64(x0, evens, x1s));
+        _mm512_store_si512(out + b * 32 + 64, _mm512_permutex2var_epi64(x0, odds, x1s));
+    }
+}
 
 /* Four partial dots (4 blocks x 4 lanes each, lane group i = block i) -> the
  * 16 block dots in order. Block sums must be exact integers before they are
@@ -111,64 +148,84 @@ INT8_INLINE __m512i block_sums(const __m512i quad[4]) {
     return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), sums);
 }
 
-/* The unbiased int32 dots of the gb (<= 16) blocks from block g of row r
- * against nt tokens, one block per lane (lanes past gb zero). */
-INT8_INLINE void group_dots(weight_kind kind, const int8_weights *w, size_t r, size_t g, size_t gb,
-                            const int8_t *const xq[4], const __m512i corr[4], int nt, __m512i dots[4]) {
+/* 4 blocks from block b of row r against nt tokens: quad[t] lane group i = block b+i. */
+INT8_INLINE void quad_dots(weight_kind kind, const int8_weights *w, size_t r, size_t b, size_t left,
+                           const acts_view *x, int nt, __m512i quad[4]) {
     const __m512i zero = _mm512_setzero_si512();
-    __m512i quad[4][4]; /* [token][q]: lane group i = block 4q + i */
-    for (int q = 0; q < 4; q++) {
-        const size_t b = g + 4 * (size_t)q, left = gb > 4 * (size_t)q ? gb - 4 * (size_t)q : 0;
-        if (left == 0) {
-            for (int t = 0; t < nt; t++) quad[t][q] = zero;
-            continue;
-        }
-        const __m512i wa = row_pair(kind, w, r, b, left == 1);
-        const __m512i wb = left > 2 ? row_pair(kind, w, r, b + 2, left == 3) : zero;
-        for (int t = 0; t < nt; t++) {
-            /* da: blocks b, b+1 in lanes 0-7, 8-15; db: blocks b+2, b+3 */
-            const __m512i da = int8_dot(kind, zero, wa, acts_pair(xq[t], b, left == 1));
-            const __m512i db = left > 2 ? int8_dot(kind, zero, wb, acts_pair(xq[t], b + 2, left == 3)) : zero;
-            quad[t][q] = _mm512_add_epi32(_mm512_shuffle_i32x4(da, db, 0x88), _mm512_shuffle_i32x4(da, db, 0xdd));
-        }
+    if (kind == WEIGHTS_FP4) {
+        const uint8_t *p = w->data + r * w->row_bytes + b * 16;
+        __m512i even, odd;
+        fp4_split(left >= 4 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(first_bytes(left * 16), p), &even, &odd);
+        for (int t = 0; t < nt; t++)
+            quad[t] = dot2_fp4(zero, even, _mm512_load_si512(x->q[t] + b * 32), odd,
+                               _mm512_load_si512(x->q[t] + b * 32 + 64));
+        return;
     }
-    for (int t = 0; t < nt; t++) dots[t] = _mm512_add_epi32(block_sums(quad[t]), corr[t]);
+    /* q8: 64 bytes hold two blocks in column order; fold halves into lane groups */
+    const __m512i wa = row_pair(kind, w, r, b, left == 1);
+    const __m512i wb = left > 2 ? row_pair(kind, w, r, b + 2, left == 3) : zero;
+    for (int t = 0; t < nt; t++) {
+        const __m512i da = dot_q8(zero, wa, acts_pair(x->q[t], b, left == 1)); /* blocks b, b+1 in lanes 0-7, 8-15 */
+        const __m512i db = left > 2 ? dot_q8(zero, wb, acts_pair(x->q[t], b + 2, left == 3)) : zero;
+        quad[t] = _mm512_add_epi32(_mm512_shuffle_i32x4(da, db, 0x88), _mm512_shuffle_i32x4(da, db, 0xdd));
+    }
 }
 
 /* Row r, blocks g.. (gb of them, at most 16) against nt tokens: acc += the scaled block dots. */
 INT8_INLINE void row_group(weight_kind kind, const int8_weights *w, size_t r, size_t g, size_t gb,
-                           const gptoss_q8_acts *x, size_t t0, const int8_t *const xq[4], int nt, __m512 acc[4]) {
-    const size_t nb = w->nb, block_bytes = kind == WEIGHTS_FP4 ? 16 : 32;
+                           const acts_view *x, int nt, __m512 acc[4]) {
+    const size_t block_bytes = kind == WEIGHTS_FP4 ? 16 : 32;
     const __mmask16 gm = first_lanes16(gb);
     /* the weights run contiguously through the row block: fetch ahead */
     const char *ahead = (const char *)w->data + r * w->row_bytes + g * block_bytes + PREFETCH_BYTES;
     for (size_t i = 0; i < 16 * block_bytes; i += 64) _mm_prefetch(ahead + i, _MM_HINT_T0);
-    const __m512 ws = row_scales(kind, w, r, g, gm);
-    __m512i corr[4], dots[4];
-    for (int t = 0; t < nt; t++) {
-        const __m512i sums = _mm512_maskz_loadu_epi32(gm, x->sum + (t0 + t) * nb + g);
-        corr[t] = _mm512_mullo_epi32(sums, _mm512_set1_epi32(-int8_bias(kind)));
+    __m512i quad[4][4]; /* [q][token] */
+    for (size_t q = 0; q < 4; q++) {
+        if (4 * q < gb) quad_dots(kind, w, r, g + 4 * q, gb - 4 * q, x, nt, quad[q]);
+        else
+            for (int t = 0; t < nt; t++) quad[q][t] = _mm512_setzero_si512();
     }
-    group_dots(kind, w, r, g, gb, xq, corr, nt, dots);
+    const __m512 ws = row_scales(kind, w, r, g, gm);
     for (int t = 0; t < nt; t++) {
-        const __m512 scale = _mm512_mul_ps(ws, _mm512_maskz_loadu_ps(gm, x->scale + (t0 + t) * nb + g));
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[t]), scale, acc[t]);
+        const __m512i quads[4] = {quad[0][t], quad[1][t], quad[2][t], quad[3][t]};
+        const __m512i sums = _mm512_maskz_loadu_epi32(gm, x->sum[t] + g);
+        const __m512i corr = _mm512_mullo_epi32(sums, _mm512_set1_epi32(-int8_bias(kind)));
+        const __m512i dots = _mm512_add_epi32(block_sums(quads), corr);
+        const __m512 scale = _mm512_mul_ps(ws, _mm512_maskz_loadu_ps(gm, x->scale[t] + g));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), scale, acc[t]);
     }
 }
 
-/* Rows [r0, r1) against tokens [t0, t0 + nt), nt <= 4. */
-INT8_INLINE void int8_rows(weight_kind kind, const int8_weights *w, size_t r0, size_t r1, const gptoss_q8_acts *x,
-                           size_t t0, int nt, float *y, size_t ldy) {
-    const size_t nb = w->nb;
-    const int8_t *xq[4];
-    for (int t = 0; t < nt; t++) xq[t] = x->q + (t0 + t) * x->cols;
-    for (size_t r = r0; r < r1; r++) {
-        __m512 acc[4];
-        for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
-        size_t g = 0;
-        for (; g + 16 <= nb; g += 16) row_group(kind, w, r, g, 16, x, t0, xq, nt, acc);
-        if (g < nb) row_group(kind, w, r, g, nb - g, x, t0, xq, nt, acc);
-        for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = _mm512_reduce_add_ps(acc[t]);
+/* Every row against the nt (<= 3) tokens. FP4 activations are reordered once
+ * per call, in chunks of PREP_BLOCKS blocks (one chunk for cols <= 4096). */
+INT8_INLINE void int8_rows(weight_kind kind, const int8_weights *w, size_t rows, const gptoss_q8_acts *x, int nt,
+                           float *y, size_t ldy) {
+    enum { PREP_BLOCKS = 128 };
+    int8_t prep[TILE_MIN_TOKENS - 1][PREP_BLOCKS * 32] __attribute__((aligned(64)));
+    const size_t nb = w->nb, chunk = kind == WEIGHTS_FP4 ? PREP_BLOCKS : nb;
+    const size_t block_bytes = kind == WEIGHTS_FP4 ? 16 : 32, scale_bytes = kind == WEIGHTS_FP4 ? 1 : 2;
+    for (size_t c0 = 0; c0 < nb; c0 += chunk) {
+        const size_t kb = nb - c0 < chunk ? nb - c0 : chunk;
+        int8_weights wc = *w; /* the chunk's columns */
+        wc.data += c0 * block_bytes;
+        wc.scales += c0 * scale_bytes;
+        acts_view xv;
+        for (int t = 0; t < nt; t++) {
+            const int8_t *q = x->q + t * x->cols + c0 * 32;
+            if (kind == WEIGHTS_FP4) fp4_prepare(q, kb, prep[t]);
+            xv.q[t] = kind == WEIGHTS_FP4 ? prep[t] : q;
+            xv.scale[t] = x->scale + t * nb + c0;
+            xv.sum[t] = x->sum + t * nb + c0;
+        }
+        for (size_t r = 0; r < rows; r++) {
+            __m512 acc[4];
+            for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+            size_t g = 0;
+            for (; g + 16 <= kb; g += 16) row_group(kind, &wc, r, g, 16, &xv, nt, acc);
+            if (g < kb) row_group(kind, &wc, r, g, kb - g, &xv, nt, acc);
+            for (int t = 0; t < nt; t++)
+                y[t * ldy + r] = (c0 > 0 ? y[t * ldy + r] : 0.0f) + _mm512_reduce_add_ps(acc[t]);
+        }
     }
 }
 
@@ -275,18 +332,18 @@ INT8_INLINE void tile_tokens(weight_kind kind, const int8_tile *tile, size_t b0,
 
 INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t rows, const gptoss_q8_acts *x,
                              size_t n_tokens, float *y, size_t ldy) {
-    if (n_tokens < TILE_MIN_TOKENS) {
-        switch (n_tokens) {
-        case 1: int8_rows(kind, w, 0, rows, x, 0, 1, y, ldy); break;
-        case 2: int8_rows(kind, w, 0, rows, x, 0, 2, y, ldy); break;
-        case 3: int8_rows(kind, w, 0, rows, x, 0, 3, y, ldy); break;
-        default: break;
-        }
-        return;
-    }
     const size_t nb = w->nb;
     if (nb == 0) {
         for (size_t t = 0; t < n_tokens; t++) memset(y + t * ldy, 0, rows * sizeof *y);
+        return;
+    }
+    if (n_tokens < TILE_MIN_TOKENS) {
+        switch (n_tokens) {
+        case 1: int8_rows(kind, w, rows, x, 1, y, ldy); break;
+        case 2: int8_rows(kind, w, rows, x, 2, y, ldy); break;
+        case 3: int8_rows(kind, w, rows, x, 3, y, ldy); break;
+        default: break;
+        }
         return;
     }
     /* equal, even-sized column chunks of at most TILE_BLOCKS blocks */
@@ -315,7 +372,7 @@ INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t row
 
 static void int8_matmul_q8(const gptoss_q8_matrix *w, size_t rows, size_t cols, const gptoss_q8_acts *x,
                            size_t n_tokens, float *y, size_t ldy) {
-    const int8_weights weights = {(const uint8_t *)w->q, w->scale, cols, cols / 32};
+    const int8_weights weights = {(const uint8_t *)w->q, (const uint8_t *)w->scale, cols, cols / 32};
     int8_matmul(WEIGHTS_Q8, &weights, rows, x, n_tokens, y, ldy);
 }
 

@@ -15,8 +15,6 @@ static inline __m512i q8_encode(__m512i w) { return _mm512_xor_si512(w, _mm512_s
 
 static inline __m512i dot_q8(__m512i acc, __m512i w, __m512i x) { return _mm512_dpbusd_epi32(acc, w, x); }
 
-static inline __m512i dot_fp4(__m512i acc, __m512i u, __m512i x) { return _mm512_dpbusd_epi32(acc, u, x); }
-
 static inline __m512i dot2_fp4(__m512i acc, __m512i u0, __m512i x0, __m512i u1, __m512i x1) {
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, u0, x0), u1, x1);
 }
