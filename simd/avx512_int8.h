@@ -53,16 +53,6 @@ static inline __mmask16 first_lanes16(size_t n) { return (__mmask16)((1u << n) -
 
 INT8_INLINE int32_t int8_bias(weight_kind kind) { return kind == WEIGHTS_FP4 ? FP4_BIAS : Q8_BIAS; }
 
-/* 32 nibble bytes (two blocks) -> 64 biased weights in column order. */
-INT8_INLINE __m512i fp4_decode(__m256i bytes) {
-    const __m512i table =
-        _mm512_broadcast_i32x4(_mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0));
-    const __m512i w = _mm512_cvtepu8_epi16(bytes); /* word j = byte j = hi:lo */
-    /* (w | w << 4) & 0x0f0f: low byte = lo nibble (even column), high byte = hi nibble */
-    const __m512i nibbles = _mm512_ternarylogic_epi32(w, _mm512_slli_epi16(w, 4), _mm512_set1_epi16(0x0f0f), 0xa8);
-    return _mm512_shuffle_epi8(table, nibbles);
-}
-
 /* 16 E8M0 bytes -> 2^(s-128), the scale of weights decoded as 2 * FP4; lanes
  * outside m are 0. Built from integers only: float arithmetic on the
  * subnormal results (s < 2) would cost a microcode assist. */
@@ -80,14 +70,9 @@ INT8_INLINE __m512 row_scales(weight_kind kind, const int8_weights *w, size_t r,
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)(const void *)w->scales + r * w->nb + b));
 }
 
-/* Blocks b and b+1 of row r (only b if single; b+1 reads as zero), encoded. */
-INT8_INLINE __m512i row_pair(weight_kind kind, const int8_weights *w, size_t r, size_t b, int single) {
-    const uint8_t *p = w->data + r * w->row_bytes;
-    if (kind == WEIGHTS_FP4) {
-        p += b * 16;
-        return fp4_decode(single ? _mm256_maskz_loadu_epi8(0xffff, p) : _mm256_loadu_si256((const __m256i *)p));
-    }
-    p += b * 32;
+/* q8 blocks b and b+1 of row r (only b if single; b+1 reads as zero), encoded. */
+INT8_INLINE __m512i q8_pair(const int8_weights *w, size_t r, size_t b, int single) {
+    const uint8_t *p = w->data + r * w->row_bytes + b * 32;
     return q8_encode(single ? _mm512_maskz_loadu_epi8(0xffffffffull, p) : _mm512_loadu_si512(p));
 }
 
@@ -162,8 +147,8 @@ INT8_INLINE void quad_dots(weight_kind kind, const int8_weights *w, size_t r, si
         return;
     }
     /* q8: 64 bytes hold two blocks in column order; fold halves into lane groups */
-    const __m512i wa = row_pair(kind, w, r, b, left == 1);
-    const __m512i wb = left > 2 ? row_pair(kind, w, r, b + 2, left == 3) : zero;
+    const __m512i wa = q8_pair(w, r, b, left == 1);
+    const __m512i wb = left > 2 ? q8_pair(w, r, b + 2, left == 3) : zero;
     for (int t = 0; t < nt; t++) {
         const __m512i da = dot_q8(zero, wa, acts_pair(x->q[t], b, left == 1)); /* blocks b, b+1 in lanes 0-7, 8-15 */
         const __m512i db = left > 2 ? dot_q8(zero, wb, acts_pair(x->q[t], b + 2, left == 3)) : zero;
@@ -232,23 +217,25 @@ INT8_INLINE void int8_rows(weight_kind kind, const int8_weights *w, size_t rows,
 /* ---- many tokens: a transposed tile of 16 rows ---- */
 
 typedef struct int8_tile {
-    __m512i w[TILE_BLOCKS][8]; /* lane r of w[b][k]: row r's columns 32b+4k .. 32b+4k+3 */
+    __m512i w[TILE_BLOCKS][8]; /* lane r of w[b][k]: row r's columns 32b+4k .. 32b+4k+3, encoded */
     __m512 scale[TILE_BLOCKS]; /* lane r: row r's scale of block b */
 } int8_tile;
 
+/* In-lane 4x4 transpose of 32-bit elements: afterwards v[k] lane group g holds
+ * element k of lane group g of the old v[0], v[1], v[2], v[3]. */
+INT8_INLINE void transpose4_lanes(__m512i v[4]) {
+    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+    v[0] = _mm512_unpacklo_epi64(t0, t2);
+    v[1] = _mm512_unpackhi_epi64(t0, t2);
+    v[2] = _mm512_unpacklo_epi64(t1, t3);
+    v[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
 /* Transposes 16 registers of 16 32-bit lanes: m[i] lane j <-> m[j] lane i. */
 INT8_INLINE void transpose16(__m512i m[16]) {
+    for (int i = 0; i < 16; i += 4) transpose4_lanes(m + i); /* m[i+j] lane group L: rows i..i+3 of column 4L+j */
     __m512i t[16];
-    for (int i = 0; i < 16; i += 2) { /* t[i] lane L: m[i][4L], m[i+1][4L], m[i][4L+1], m[i+1][4L+1] */
-        t[i] = _mm512_unpacklo_epi32(m[i], m[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(m[i], m[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* m[i+j] lane L: rows i..i+3 of column 4L+j */
-        m[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        m[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        m[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        m[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
     for (int j = 0; j < 4; j++) { /* gather the four 4-row quarters of column 4L+j */
         const __m512i u0 = _mm512_shuffle_i32x4(m[j], m[4 + j], 0x88), u1 = _mm512_shuffle_i32x4(m[j], m[4 + j], 0xdd);
         const __m512i v0 = _mm512_shuffle_i32x4(m[8 + j], m[12 + j], 0x88),
@@ -261,18 +248,49 @@ INT8_INLINE void transpose16(__m512i m[16]) {
     for (int i = 0; i < 16; i++) m[i] = t[i];
 }
 
-/* Decodes rows [r0, r0 + nrows) x blocks [b0, b0 + kb) into the tile; lanes of
- * rows past nrows are zero. */
+/* 16 bytes from each of 4 places, one per 128-bit lane (inserts from memory
+ * need no shuffle port). */
+INT8_INLINE __m512i load_lanes(const uint8_t *const p[4]) {
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p[0]));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p[1]), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p[2]), 2);
+    return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p[3]), 3);
+}
+
+/* Decodes rows [r0, r0 + nrows) x blocks [b0, b0 + kb) into the tile (lanes of
+ * rows past nrows hold junk that is never stored). Per block, register i takes
+ * rows i, 4+i, 8+i, 12+i, one per lane group; after decoding, an in-lane 4x4
+ * transpose moves each row to its own 32-bit lane. */
 INT8_INLINE void tile_fill(weight_kind kind, int8_tile *tile, const int8_weights *w, size_t r0, size_t nrows,
                            size_t b0, size_t kb) {
-    __m512i m[16];
-    for (size_t b = 0; b < kb; b += 2) {
-        const int single = kb - b == 1;
-        for (size_t r = 0; r < 16; r++)
-            m[r] = r < nrows ? row_pair(kind, w, r0 + r, b0 + b, single) : _mm512_setzero_si512();
-        transpose16(m); /* m[c]: columns 4c..4c+3 of the pair, one row per lane */
-        for (int c = 0; c < 16; c++) _mm512_store_si512(&tile->w[b + c / 8][c % 8], m[c]);
+    static const uint8_t zeros[32];
+    const uint8_t *row[16];
+    for (size_t r = 0; r < 16; r++) row[r] = r < nrows ? w->data + (r0 + r) * w->row_bytes : NULL;
+    for (size_t b = 0; b < kb; b++) {
+        __m512i lo[4], hi[4]; /* columns 0..15 and 16..31 of the block */
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *p[4];
+            if (kind == WEIGHTS_FP4) {
+                for (int g = 0; g < 4; g++) p[g] = row[4 * g + i] ? row[4 * g + i] + (b0 + b) * 16 : zeros;
+                __m512i even, odd;
+                fp4_split(load_lanes(p), &even, &odd);
+                lo[i] = _mm512_unpacklo_epi8(even, odd);
+                hi[i] = _mm512_unpackhi_epi8(even, odd);
+            } else {
+                for (int g = 0; g < 4; g++) p[g] = row[4 * g + i] ? row[4 * g + i] + (b0 + b) * 32 : zeros;
+                lo[i] = q8_encode(load_lanes(p));
+                for (int g = 0; g < 4; g++) p[g] += 16;
+                hi[i] = q8_encode(load_lanes(p));
+            }
+        }
+        transpose4_lanes(lo);
+        transpose4_lanes(hi);
+        for (int k = 0; k < 4; k++) {
+            _mm512_store_si512(&tile->w[b][k], lo[k]);
+            _mm512_store_si512(&tile->w[b][4 + k], hi[k]);
+        }
     }
+    __m512i m[16];
     for (size_t b = 0; b < kb; b += 16) {
         const size_t gb = kb - b < 16 ? kb - b : 16;
         for (size_t r = 0; r < 16; r++)
@@ -289,42 +307,66 @@ static inline int32_t load_i32(const int8_t *p) {
     return v;
 }
 
-/* Tokens [t0, t0 + nt) against the tile (blocks b0.. of the row, kb of them):
- * y rows r0.. (lanes in rmask) = (accumulate ? y : 0) + the dots. */
+/* Tokens [t0, t0 + nt) (nt <= 8) against the tile (blocks b0.. of the rows, kb
+ * of them): y rows (lanes in rmask) = (accumulate ? y : 0) + the dots. */
 INT8_INLINE void tile_tokens(weight_kind kind, const int8_tile *tile, size_t b0, size_t kb, const gptoss_q8_acts *x,
                              size_t nb, size_t t0, int nt, float *y, size_t ldy, __mmask16 rmask, int accumulate) {
+    /* with few tokens, two accumulators per token: dot-product latency, not throughput, would bound one chain */
+    const int split = nt <= 4;
     const int32_t minus_bias = -int8_bias(kind);
-    const int8_t *xq[4];
-    const float *xs[4];
-    const int32_t *xsum[4];
+    const int8_t *xq[8];
+    const float *xs[8];
+    const int32_t *xsum[8];
     for (int t = 0; t < nt; t++) {
         xq[t] = x->q + (t0 + t) * x->cols + b0 * 32;
         xs[t] = x->scale + (t0 + t) * nb + b0;
         xsum[t] = x->sum + (t0 + t) * nb + b0;
     }
-    __m512 acc[4];
+    __m512 acc[8];
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < kb; b++) {
-        __m512i dot[4];
-        for (int t = 0; t < nt; t++) dot[t] = _mm512_set1_epi32(minus_bias * xsum[t][b]);
+        __m512i dot[8], dot_hi[8];
+        for (int t = 0; t < nt; t++) {
+            dot[t] = _mm512_set1_epi32(minus_bias * xsum[t][b]);
+            if (split) dot_hi[t] = _mm512_setzero_si512();
+        }
         for (int k = 0; k < 8; k += 2) {
             const __m512i w0 = _mm512_load_si512(&tile->w[b][k]), w1 = _mm512_load_si512(&tile->w[b][k + 1]);
             for (int t = 0; t < nt; t++) {
                 const __m512i x0 = _mm512_set1_epi32(load_i32(xq[t] + b * 32 + 4 * k));
                 const __m512i x1 = _mm512_set1_epi32(load_i32(xq[t] + b * 32 + 4 * k + 4));
-                dot[t] = kind == WEIGHTS_FP4 ? dot2_fp4(dot[t], w0, x0, w1, x1)
-                                             : dot_q8(dot_q8(dot[t], w0, x0), w1, x1);
+                __m512i *d = split && k >= 4 ? &dot_hi[t] : &dot[t];
+                *d = kind == WEIGHTS_FP4 ? dot2_fp4(*d, w0, x0, w1, x1) : dot_q8(dot_q8(*d, w0, x0), w1, x1);
             }
         }
         for (int t = 0; t < nt; t++) {
+            const __m512i d = split ? _mm512_add_epi32(dot[t], dot_hi[t]) : dot[t];
             const __m512 scale = _mm512_mul_ps(tile->scale[b], _mm512_set1_ps(xs[t][b]));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), scale, acc[t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), scale, acc[t]);
         }
     }
     for (int t = 0; t < nt; t++) {
         float *out = y + (t0 + t) * ldy;
         if (accumulate) acc[t] = _mm512_add_ps(acc[t], _mm512_maskz_loadu_ps(rmask, out));
         _mm512_mask_storeu_ps(out, rmask, acc[t]);
+    }
+}
+
+/* Every token against the tile: 8 at a time, then 4, then the rest. */
+INT8_INLINE void tile_all_tokens(weight_kind kind, const int8_tile *tile, size_t b0, size_t kb,
+                                 const gptoss_q8_acts *x, size_t nb, size_t n_tokens, float *y, size_t ldy,
+                                 __mmask16 rmask, int accumulate) {
+    size_t t = 0;
+    for (; t + 8 <= n_tokens; t += 8) tile_tokens(kind, tile, b0, kb, x, nb, t, 8, y, ldy, rmask, accumulate);
+    if (t + 4 <= n_tokens) {
+        tile_tokens(kind, tile, b0, kb, x, nb, t, 4, y, ldy, rmask, accumulate);
+        t += 4;
+    }
+    switch (n_tokens - t) {
+    case 3: tile_tokens(kind, tile, b0, kb, x, nb, t, 3, y, ldy, rmask, accumulate); break;
+    case 2: tile_tokens(kind, tile, b0, kb, x, nb, t, 2, y, ldy, rmask, accumulate); break;
+    case 1: tile_tokens(kind, tile, b0, kb, x, nb, t, 1, y, ldy, rmask, accumulate); break;
+    default: break;
     }
 }
 
@@ -346,26 +388,16 @@ INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t row
         }
         return;
     }
-    /* equal, even-sized column chunks of at most TILE_BLOCKS blocks */
+    /* equal column chunks of at most TILE_BLOCKS blocks */
     const size_t n_chunks = (nb + TILE_BLOCKS - 1) / TILE_BLOCKS;
-    const size_t chunk = ((nb + n_chunks - 1) / n_chunks + 1) & ~(size_t)1;
+    const size_t chunk = (nb + n_chunks - 1) / n_chunks;
     int8_tile tile;
     for (size_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
         const size_t nrows = rows - r0 < TILE_ROWS ? rows - r0 : TILE_ROWS;
-        const __mmask16 rmask = first_lanes16(nrows);
-        float *yr = y + r0;
         for (size_t b0 = 0; b0 < nb; b0 += chunk) {
             const size_t kb = nb - b0 < chunk ? nb - b0 : chunk;
-            const int accumulate = b0 > 0;
             tile_fill(kind, &tile, w, r0, nrows, b0, kb);
-            size_t t = 0;
-            for (; t + 4 <= n_tokens; t += 4) tile_tokens(kind, &tile, b0, kb, x, nb, t, 4, yr, ldy, rmask, accumulate);
-            switch (n_tokens - t) {
-            case 3: tile_tokens(kind, &tile, b0, kb, x, nb, t, 3, yr, ldy, rmask, accumulate); break;
-            case 2: tile_tokens(kind, &tile, b0, kb, x, nb, t, 2, yr, ldy, rmask, accumulate); break;
-            case 1: tile_tokens(kind, &tile, b0, kb, x, nb, t, 1, yr, ldy, rmask, accumulate); break;
-            default: break;
-            }
+            tile_all_tokens(kind, &tile, b0, kb, x, nb, n_tokens, y + r0, ldy, first_lanes16(nrows), b0 > 0);
         }
     }
 }
