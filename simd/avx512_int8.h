@@ -258,26 +258,25 @@ INT8_INLINE __m512i load_lanes(const uint8_t *const p[4]) {
 }
 
 /* Decodes rows [r0, r0 + nrows) x blocks [b0, b0 + kb) into the tile (lanes of
- * rows past nrows hold junk that is never stored). Per block, register i takes
- * rows i, 4+i, 8+i, 12+i, one per lane group; after decoding, an in-lane 4x4
- * transpose moves each row to its own 32-bit lane. */
+ * rows past nrows repeat row r0 and are never stored). Per block, register i
+ * takes rows i, 4+i, 8+i, 12+i, one per lane group; after decoding, an in-lane
+ * 4x4 transpose moves each row to its own 32-bit lane. */
 INT8_INLINE void tile_fill(weight_kind kind, int8_tile *tile, const int8_weights *w, size_t r0, size_t nrows,
                            size_t b0, size_t kb) {
-    static const uint8_t zeros[32];
+    const size_t block_bytes = kind == WEIGHTS_FP4 ? 16 : 32;
     const uint8_t *row[16];
-    for (size_t r = 0; r < 16; r++) row[r] = r < nrows ? w->data + (r0 + r) * w->row_bytes : NULL;
+    for (size_t r = 0; r < 16; r++) row[r] = w->data + (r0 + (r < nrows ? r : 0)) * w->row_bytes + b0 * block_bytes;
     for (size_t b = 0; b < kb; b++) {
         __m512i lo[4], hi[4]; /* columns 0..15 and 16..31 of the block */
         for (int i = 0; i < 4; i++) {
             const uint8_t *p[4];
+            for (int g = 0; g < 4; g++) p[g] = row[4 * g + i] + b * block_bytes;
             if (kind == WEIGHTS_FP4) {
-                for (int g = 0; g < 4; g++) p[g] = row[4 * g + i] ? row[4 * g + i] + (b0 + b) * 16 : zeros;
                 __m512i even, odd;
                 fp4_split(load_lanes(p), &even, &odd);
                 lo[i] = _mm512_unpacklo_epi8(even, odd);
                 hi[i] = _mm512_unpackhi_epi8(even, odd);
             } else {
-                for (int g = 0; g < 4; g++) p[g] = row[4 * g + i] ? row[4 * g + i] + (b0 + b) * 32 : zeros;
                 lo[i] = q8_encode(load_lanes(p));
                 for (int g = 0; g < 4; g++) p[g] += 16;
                 hi[i] = q8_encode(load_lanes(p));
