@@ -36,7 +36,7 @@ enum {
     TILE_ROWS = 16,
     TILE_BLOCKS = 64,      /* 16 rows x 2048 columns: 32 KiB of int8 weights, L1-sized */
     TILE_MIN_TOKENS = 4,   /* below this the tile costs more to build than it saves */
-    PREFETCH_BYTES = 1024, /* how far ahead of the row being read */
+    PREFETCH_BYTES = 2048, /* how far ahead of the row being read */
 };
 
 typedef enum weight_kind { WEIGHTS_FP4, WEIGHTS_Q8 } weight_kind;
