@@ -17,12 +17,13 @@
  *  - few tokens (decode, bandwidth-bound): one row at a time, 4 blocks per
  *    register, prefetching ahead. The lanes of each block are summed as
  *    integers 16 blocks at a time, then scaled. For MXFP4 the activations are
- *    reordered once per call to match the nibble order, so decoding a block
- *    is one AND/shift and one table shuffle per nibble half.
+ *    reordered once per call to match the nibble order, so decoding 4 blocks
+ *    is an AND, a shift and two table shuffles.
  *  - many tokens (prefill, compute-bound): 16 rows x up to 2048 columns are
- *    decoded and transposed once into a tile whose 32-bit lanes are rows;
- *    each token then broadcasts 4 activation bytes against a tile register,
- *    so every int8 dot instruction serves 16 rows and needs no horizontal sum.
+ *    decoded once into a tile whose 32-bit lanes are rows; each token then
+ *    broadcasts 4 activation bytes against a tile register, so every int8
+ *    dot instruction serves 16 rows and needs no horizontal sum. Tokens go
+ *    8 at a time (8 independent accumulator chains hide the dot latency).
  */
 #include <immintrin.h>
 #include <string.h>
