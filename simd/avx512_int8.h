@@ -34,8 +34,8 @@
 
 enum {
     FP4_BIAS = 12,
-    TILE_ROWS = 16,
-    TILE_BLOCKS = 64,      /* 16 rows x 2048 columns: 32 KiB of int8 weights, L1-sized */
+    TILE_ROWS = 32,        /* two halves of 16 rows: each activation broadcast feeds both */
+    TILE_BLOCKS = 32,      /* 32 rows x 1024 columns: 32 KiB of int8 weights, L1-sized */
     TILE_MIN_TOKENS = 4,   /* below this the tile costs more to build than it saves */
     PREFETCH_BYTES = 2048, /* how far ahead of the row being read */
 };
@@ -218,8 +218,8 @@ INT8_INLINE void int8_rows(weight_kind kind, const int8_weights *w, size_t rows,
 /* ---- many tokens: a transposed tile of 16 rows ---- */
 
 typedef struct int8_tile {
-    __m512i w[TILE_BLOCKS][8]; /* lane r of w[b][k]: row r's columns 32b+4k .. 32b+4k+3, encoded */
-    __m512 scale[TILE_BLOCKS]; /* lane r: row r's scale of block b */
+    __m512i w[TILE_BLOCKS][8][2]; /* lane r of w[b][k][h]: row 16h+r's columns 32b+4k .. 32b+4k+3, encoded */
+    __m512 scale[TILE_BLOCKS][2]; /* lane r of scale[b][h]: row 16h+r's scale of block b */
 } int8_tile;
 
 /* In-lane 4x4 transpose of 32-bit elements: afterwards v[k] lane group g holds
@@ -258,11 +258,11 @@ INT8_INLINE __m512i load_lanes(const uint8_t *const p[4]) {
     return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p[3]), 3);
 }
 
-/* Decodes rows [r0, r0 + nrows) x blocks [b0, b0 + kb) into the tile (lanes of
- * rows past nrows repeat row r0 and are never stored). Per block, register i
- * takes rows i, 4+i, 8+i, 12+i, one per lane group; after decoding, an in-lane
- * 4x4 transpose moves each row to its own 32-bit lane. */
-INT8_INLINE void tile_fill(weight_kind kind, int8_tile *tile, const int8_weights *w, size_t r0, size_t nrows,
+/* Decodes rows [r0, r0 + nrows) (nrows <= 16) x blocks [b0, b0 + kb) into half
+ * h of the tile (lanes of rows past nrows repeat row r0 and are never stored).
+ * Per block, register i takes rows i, 4+i, 8+i, 12+i, one per lane group;
+ * after decoding, an in-lane 4x4 transpose moves each row to its own lane. */
+INT8_INLINE void tile_fill(weight_kind kind, int8_tile *tile, int h, const int8_weights *w, size_t r0, size_t nrows,
                            size_t b0, size_t kb) {
     const size_t block_bytes = kind == WEIGHTS_FP4 ? 16 : 32;
     const uint8_t *row[16];
@@ -286,8 +286,8 @@ INT8_INLINE void tile_fill(weight_kind kind, int8_tile *tile, const int8_weights
         transpose4_lanes(lo);
         transpose4_lanes(hi);
         for (int k = 0; k < 4; k++) {
-            _mm512_store_si512(&tile->w[b][k], lo[k]);
-            _mm512_store_si512(&tile->w[b][4 + k], hi[k]);
+            _mm512_store_si512(&tile->w[b][k][h], lo[k]);
+            _mm512_store_si512(&tile->w[b][4 + k][h], hi[k]);
         }
     }
     __m512i m[16];
@@ -297,7 +297,7 @@ INT8_INLINE void tile_fill(weight_kind kind, int8_tile *tile, const int8_weights
             m[r] = r < nrows ? _mm512_castps_si512(row_scales(kind, w, r0 + r, b0 + b, first_lanes16(gb)))
                              : _mm512_setzero_si512();
         transpose16(m);
-        for (size_t c = 0; c < gb; c++) tile->scale[b + c] = _mm512_castsi512_ps(m[c]);
+        for (size_t c = 0; c < gb; c++) tile->scale[b + c][h] = _mm512_castsi512_ps(m[c]);
     }
 }
 
@@ -307,12 +307,14 @@ static inline int32_t load_i32(const int8_t *p) {
     return v;
 }
 
-/* Tokens [t0, t0 + nt) (nt <= 8) against the tile (blocks b0.. of the rows, kb
- * of them): y rows (lanes in rmask) = (accumulate ? y : 0) + the dots. */
-INT8_INLINE void tile_tokens(weight_kind kind, const int8_tile *tile, size_t b0, size_t kb, const gptoss_q8_acts *x,
-                             size_t nb, size_t t0, int nt, float *y, size_t ldy, __mmask16 rmask, int accumulate) {
-    /* with few tokens, two accumulators per token: dot-product latency, not throughput, would bound one chain */
-    const int split = nt <= 4;
+/* Tokens [t0, t0 + nt) against nh halves of the tile (nh * nt <= 8; blocks
+ * b0.. of the rows, kb of them): y rows of half h (lanes in rmask[h]) =
+ * (accumulate ? y : 0) + the dots. */
+INT8_INLINE void tile_tokens(weight_kind kind, const int8_tile *tile, int nh, size_t b0, size_t kb,
+                             const gptoss_q8_acts *x, size_t nb, size_t t0, int nt, float *y, size_t ldy,
+                             const __mmask16 rmask[2], int accumulate) {
+    /* with few chains, two accumulators each: dot-product latency, not throughput, would bound one */
+    const int split = nh * nt <= 4;
     const int32_t minus_bias = -int8_bias(kind);
     const int8_t *xq[8];
     const float *xs[8];
@@ -322,51 +324,66 @@ INT8_INLINE void tile_tokens(weight_kind kind, const int8_tile *tile, size_t b0,
         xs[t] = x->scale + (t0 + t) * nb + b0;
         xsum[t] = x->sum + (t0 + t) * nb + b0;
     }
-    __m512 acc[8];
-    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    __m512 acc[2][8];
+    for (int h = 0; h < nh; h++)
+        for (int t = 0; t < nt; t++) acc[h][t] = _mm512_setzero_ps();
     for (size_t b = 0; b < kb; b++) {
-        __m512i dot[8], dot_hi[8];
+        __m512i dot[2][8], dot_hi[2][8];
         for (int t = 0; t < nt; t++) {
-            dot[t] = _mm512_set1_epi32(minus_bias * xsum[t][b]);
-            if (split) dot_hi[t] = _mm512_setzero_si512();
+            const __m512i start = _mm512_set1_epi32(minus_bias * xsum[t][b]);
+            for (int h = 0; h < nh; h++) {
+                dot[h][t] = start;
+                if (split) dot_hi[h][t] = _mm512_setzero_si512();
+            }
         }
         for (int k = 0; k < 8; k += 2) {
-            const __m512i w0 = _mm512_load_si512(&tile->w[b][k]), w1 = _mm512_load_si512(&tile->w[b][k + 1]);
+            __m512i w0[2], w1[2];
+            for (int h = 0; h < nh; h++) {
+                w0[h] = _mm512_load_si512(&tile->w[b][k][h]);
+                w1[h] = _mm512_load_si512(&tile->w[b][k + 1][h]);
+            }
             for (int t = 0; t < nt; t++) {
                 const __m512i x0 = _mm512_set1_epi32(load_i32(xq[t] + b * 32 + 4 * k));
                 const __m512i x1 = _mm512_set1_epi32(load_i32(xq[t] + b * 32 + 4 * k + 4));
-                __m512i *d = split && k >= 4 ? &dot_hi[t] : &dot[t];
-                *d = kind == WEIGHTS_FP4 ? dot2_fp4(*d, w0, x0, w1, x1) : dot_q8(dot_q8(*d, w0, x0), w1, x1);
+                for (int h = 0; h < nh; h++) {
+                    __m512i *d = split && k >= 4 ? &dot_hi[h][t] : &dot[h][t];
+                    *d = kind == WEIGHTS_FP4 ? dot2_fp4(*d, w0[h], x0, w1[h], x1)
+                                             : dot_q8(dot_q8(*d, w0[h], x0), w1[h], x1);
+                }
             }
         }
         for (int t = 0; t < nt; t++) {
-            const __m512i d = split ? _mm512_add_epi32(dot[t], dot_hi[t]) : dot[t];
-            const __m512 scale = _mm512_mul_ps(tile->scale[b], _mm512_set1_ps(xs[t][b]));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), scale, acc[t]);
+            const __m512 xscale = _mm512_set1_ps(xs[t][b]);
+            for (int h = 0; h < nh; h++) {
+                const __m512i d = split ? _mm512_add_epi32(dot[h][t], dot_hi[h][t]) : dot[h][t];
+                const __m512 scale = _mm512_mul_ps(tile->scale[b][h], xscale);
+                acc[h][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), scale, acc[h][t]);
+            }
         }
     }
-    for (int t = 0; t < nt; t++) {
-        float *out = y + (t0 + t) * ldy;
-        if (accumulate) acc[t] = _mm512_add_ps(acc[t], _mm512_maskz_loadu_ps(rmask, out));
-        _mm512_mask_storeu_ps(out, rmask, acc[t]);
-    }
+    for (int t = 0; t < nt; t++)
+        for (int h = 0; h < nh; h++) {
+            float *out = y + (t0 + t) * ldy + 16 * h;
+            if (accumulate) acc[h][t] = _mm512_add_ps(acc[h][t], _mm512_maskz_loadu_ps(rmask[h], out));
+            _mm512_mask_storeu_ps(out, rmask[h], acc[h][t]);
+        }
 }
 
-/* Every token against the tile: 8 at a time, then 4, then the rest. */
-INT8_INLINE void tile_all_tokens(weight_kind kind, const int8_tile *tile, size_t b0, size_t kb,
+/* Every token against the tile's nh halves, in register tiles of up to 8
+ * (half, token) pairs. */
+INT8_INLINE void tile_all_tokens(weight_kind kind, const int8_tile *tile, int nh, size_t b0, size_t kb,
                                  const gptoss_q8_acts *x, size_t nb, size_t n_tokens, float *y, size_t ldy,
-                                 __mmask16 rmask, int accumulate) {
+                                 const __mmask16 rmask[2], int accumulate) {
     size_t t = 0;
-    for (; t + 8 <= n_tokens; t += 8) tile_tokens(kind, tile, b0, kb, x, nb, t, 8, y, ldy, rmask, accumulate);
-    if (t + 4 <= n_tokens) {
-        tile_tokens(kind, tile, b0, kb, x, nb, t, 4, y, ldy, rmask, accumulate);
-        t += 4;
+    if (nh == 1)
+        for (; t + 8 <= n_tokens; t += 8) tile_tokens(kind, tile, 1, b0, kb, x, nb, t, 8, y, ldy, rmask, accumulate);
+    for (; t + 4 <= n_tokens; t += 4) {
+        if (nh == 2) tile_tokens(kind, tile, 2, b0, kb, x, nb, t, 4, y, ldy, rmask, accumulate);
+        else tile_tokens(kind, tile, 1, b0, kb, x, nb, t, 4, y, ldy, rmask, accumulate);
     }
-    switch (n_tokens - t) {
-    case 3: tile_tokens(kind, tile, b0, kb, x, nb, t, 3, y, ldy, rmask, accumulate); break;
-    case 2: tile_tokens(kind, tile, b0, kb, x, nb, t, 2, y, ldy, rmask, accumulate); break;
-    case 1: tile_tokens(kind, tile, b0, kb, x, nb, t, 1, y, ldy, rmask, accumulate); break;
-    default: break;
+    for (; t < n_tokens; t++) {
+        if (nh == 2) tile_tokens(kind, tile, 2, b0, kb, x, nb, t, 1, y, ldy, rmask, accumulate);
+        else tile_tokens(kind, tile, 1, b0, kb, x, nb, t, 1, y, ldy, rmask, accumulate);
     }
 }
 
@@ -394,10 +411,13 @@ INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t row
     int8_tile tile;
     for (size_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
         const size_t nrows = rows - r0 < TILE_ROWS ? rows - r0 : TILE_ROWS;
+        const int nh = nrows > 16 ? 2 : 1;
+        const __mmask16 rmask[2] = {first_lanes16(nrows < 16 ? nrows : 16), first_lanes16(nh == 2 ? nrows - 16 : 0)};
         for (size_t b0 = 0; b0 < nb; b0 += chunk) {
             const size_t kb = nb - b0 < chunk ? nb - b0 : chunk;
-            tile_fill(kind, &tile, w, r0, nrows, b0, kb);
-            tile_all_tokens(kind, &tile, b0, kb, x, nb, n_tokens, y + r0, ldy, first_lanes16(nrows), b0 > 0);
+            for (int h = 0; h < nh; h++)
+                tile_fill(kind, &tile, h, w, r0 + 16 * h, h ? nrows - 16 : (nrows < 16 ? nrows : 16), b0, kb);
+            tile_all_tokens(kind, &tile, nh, b0, kb, x, nb, n_tokens, y + r0, ldy, rmask, b0 > 0);
         }
     }
 }
