@@ -307,12 +307,36 @@ static inline int32_t load_i32(const int8_t *p) {
     return v;
 }
 
+/* The next tile's weights, fetched into L2 a few lines per block step while
+ * this tile computes: its fill then waits on L2, not memory. */
+typedef struct tile_prefetch {
+    const char *row;            /* the next tile's first row, at its first block */
+    size_t row_bytes, span;     /* row stride; bytes of each row the tile reads */
+    size_t rows, r, offset;     /* rows to fetch; position reached */
+    size_t per_step;            /* lines per call of prefetch_step */
+} tile_prefetch;
+
+INT8_INLINE void prefetch_step(tile_prefetch *pf) {
+    for (size_t i = 0; i < pf->per_step && pf->r < pf->rows; i++) {
+        _mm_prefetch(pf->row + pf->r * pf->row_bytes + pf->offset, _MM_HINT_T1);
+        pf->offset += 64;
+        if (pf->offset >= pf->span) pf->offset = 0, pf->r++;
+    }
+}
+
+/* Where a tile's results go. */
+typedef struct tile_out {
+    float *y; /* at the tile's first row */
+    size_t ldy;
+    __mmask16 rmask[2]; /* rows of each half */
+    int accumulate;     /* add to y: not the first column chunk */
+} tile_out;
+
 /* Tokens [t0, t0 + nt) against nh halves of the tile (nh * nt <= 8; blocks
- * b0.. of the rows, kb of them): y rows of half h (lanes in rmask[h]) =
- * (accumulate ? y : 0) + the dots. */
+ * b0.. of the rows, kb of them). */
 INT8_INLINE void tile_tokens(weight_kind kind, const int8_tile *tile, int nh, size_t b0, size_t kb,
-                             const gptoss_q8_acts *x, size_t nb, size_t t0, int nt, float *y, size_t ldy,
-                             const __mmask16 rmask[2], int accumulate) {
+                             const gptoss_q8_acts *x, size_t nb, size_t t0, int nt, const tile_out *out,
+                             tile_prefetch *pf) {
     /* with few chains, two accumulators each: dot-product latency, not throughput, would bound one */
     const int split = nh * nt <= 4;
     const int32_t minus_bias = -int8_bias(kind);
@@ -328,6 +352,7 @@ INT8_INLINE void tile_tokens(weight_kind kind, const int8_tile *tile, int nh, si
     for (int h = 0; h < nh; h++)
         for (int t = 0; t < nt; t++) acc[h][t] = _mm512_setzero_ps();
     for (size_t b = 0; b < kb; b++) {
+        prefetch_step(pf);
         __m512i dot[2][8], dot_hi[2][8];
         for (int t = 0; t < nt; t++) {
             const __m512i start = _mm512_set1_epi32(minus_bias * xsum[t][b]);
@@ -363,27 +388,27 @@ INT8_INLINE void tile_tokens(weight_kind kind, const int8_tile *tile, int nh, si
     }
     for (int t = 0; t < nt; t++)
         for (int h = 0; h < nh; h++) {
-            float *out = y + (t0 + t) * ldy + 16 * h;
-            if (accumulate) acc[h][t] = _mm512_add_ps(acc[h][t], _mm512_maskz_loadu_ps(rmask[h], out));
-            _mm512_mask_storeu_ps(out, rmask[h], acc[h][t]);
+            float *y = out->y + (t0 + t) * out->ldy + 16 * h;
+            if (out->accumulate) acc[h][t] = _mm512_add_ps(acc[h][t], _mm512_maskz_loadu_ps(out->rmask[h], y));
+            _mm512_mask_storeu_ps(y, out->rmask[h], acc[h][t]);
         }
 }
 
 /* Every token against the tile's nh halves, in register tiles of up to 8
  * (half, token) pairs. */
 INT8_INLINE void tile_all_tokens(weight_kind kind, const int8_tile *tile, int nh, size_t b0, size_t kb,
-                                 const gptoss_q8_acts *x, size_t nb, size_t n_tokens, float *y, size_t ldy,
-                                 const __mmask16 rmask[2], int accumulate) {
+                                 const gptoss_q8_acts *x, size_t nb, size_t n_tokens, const tile_out *out,
+                                 tile_prefetch *pf) {
     size_t t = 0;
     if (nh == 1)
-        for (; t + 8 <= n_tokens; t += 8) tile_tokens(kind, tile, 1, b0, kb, x, nb, t, 8, y, ldy, rmask, accumulate);
+        for (; t + 8 <= n_tokens; t += 8) tile_tokens(kind, tile, 1, b0, kb, x, nb, t, 8, out, pf);
     for (; t + 4 <= n_tokens; t += 4) {
-        if (nh == 2) tile_tokens(kind, tile, 2, b0, kb, x, nb, t, 4, y, ldy, rmask, accumulate);
-        else tile_tokens(kind, tile, 1, b0, kb, x, nb, t, 4, y, ldy, rmask, accumulate);
+        if (nh == 2) tile_tokens(kind, tile, 2, b0, kb, x, nb, t, 4, out, pf);
+        else tile_tokens(kind, tile, 1, b0, kb, x, nb, t, 4, out, pf);
     }
     for (; t < n_tokens; t++) {
-        if (nh == 2) tile_tokens(kind, tile, 2, b0, kb, x, nb, t, 1, y, ldy, rmask, accumulate);
-        else tile_tokens(kind, tile, 1, b0, kb, x, nb, t, 1, y, ldy, rmask, accumulate);
+        if (nh == 2) tile_tokens(kind, tile, 2, b0, kb, x, nb, t, 1, out, pf);
+        else tile_tokens(kind, tile, 1, b0, kb, x, nb, t, 1, out, pf);
     }
 }
 
@@ -391,7 +416,7 @@ INT8_INLINE void tile_all_tokens(weight_kind kind, const int8_tile *tile, int nh
 
 INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t rows, const gptoss_q8_acts *x,
                              size_t n_tokens, float *y, size_t ldy) {
-    const size_t nb = w->nb;
+    const size_t nb = w->nb, block_bytes = kind == WEIGHTS_FP4 ? 16 : 32;
     if (nb == 0) {
         for (size_t t = 0; t < n_tokens; t++) memset(y + t * ldy, 0, rows * sizeof *y);
         return;
@@ -412,12 +437,22 @@ INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t row
     for (size_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
         const size_t nrows = rows - r0 < TILE_ROWS ? rows - r0 : TILE_ROWS;
         const int nh = nrows > 16 ? 2 : 1;
-        const __mmask16 rmask[2] = {first_lanes16(nrows < 16 ? nrows : 16), first_lanes16(nh == 2 ? nrows - 16 : 0)};
         for (size_t b0 = 0; b0 < nb; b0 += chunk) {
             const size_t kb = nb - b0 < chunk ? nb - b0 : chunk;
             for (int h = 0; h < nh; h++)
                 tile_fill(kind, &tile, h, w, r0 + 16 * h, h ? nrows - 16 : (nrows < 16 ? nrows : 16), b0, kb);
-            tile_all_tokens(kind, &tile, nh, b0, kb, x, nb, n_tokens, y + r0, ldy, rmask, b0 > 0);
+            /* the next tile: the next column chunk, or the next rows from column 0 */
+            const size_t next_r0 = b0 + chunk < nb ? r0 : r0 + TILE_ROWS, next_b0 = b0 + chunk < nb ? b0 + chunk : 0;
+            tile_prefetch pf = {(const char *)w->data + next_r0 * w->row_bytes + next_b0 * block_bytes, w->row_bytes,
+                                (nb - next_b0 < chunk ? nb - next_b0 : chunk) * block_bytes,
+                                next_r0 >= rows ? 0 : rows - next_r0 < TILE_ROWS ? rows - next_r0 : TILE_ROWS, 0, 0, 0};
+            /* spread over the block steps of (about) every token tile */
+            const size_t lines = pf.rows * ((pf.span + 63) / 64), steps = kb * ((n_tokens + 3) / 4);
+            pf.per_step = (lines + steps - 1) / steps;
+            const tile_out out = {y + r0, ldy,
+                                  {first_lanes16(nrows < 16 ? nrows : 16), first_lanes16(nh == 2 ? nrows - 16 : 0)},
+                                  b0 > 0};
+            tile_all_tokens(kind, &tile, nh, b0, kb, x, nb, n_tokens, &out, &pf);
         }
     }
 }
