@@ -19,11 +19,13 @@
  *    integers 16 blocks at a time, then scaled. For MXFP4 the activations are
  *    reordered once per call to match the nibble order, so decoding 4 blocks
  *    is an AND, a shift and two table shuffles.
- *  - many tokens (prefill, compute-bound): 16 rows x up to 2048 columns are
- *    decoded once into a tile whose 32-bit lanes are rows; each token then
- *    broadcasts 4 activation bytes against a tile register, so every int8
- *    dot instruction serves 16 rows and needs no horizontal sum. Tokens go
- *    8 at a time (8 independent accumulator chains hide the dot latency).
+ *  - many tokens (prefill, compute-bound): 32 rows x up to 1024 columns are
+ *    decoded once into a tile whose 32-bit lanes are rows (two registers of
+ *    16 rows per 4 columns); each token then broadcasts 4 activation bytes
+ *    against both, so every int8 dot instruction serves 16 rows and needs no
+ *    horizontal sum. Register tiles of 2 halves x 4 tokens (or 1 x 8) keep 8
+ *    independent accumulator chains. The next tile's weights are prefetched
+ *    into L2 while this one computes.
  */
 #include <immintrin.h>
 #include <string.h>
