@@ -5,7 +5,10 @@
  * Exact kernels: a register tile of 4 rows x up to 4 tokens; every decoded
  * weight vector feeds all tokens of the tile and every activation vector all
  * rows. With more than 4 tokens the columns go in chunks small enough that a
- * token tile's activations stay in L1 while the rows stream past. */
+ * token tile's activations stay in L1 while the rows stream past. For MXFP4
+ * a token tile's activations are first split into even and odd columns per
+ * block, so a block decodes with one zero-extension, one shift and two
+ * vpermps lookups in a 16-float table. */
 #include <immintrin.h>
 #include <string.h>
 
