@@ -37,34 +37,76 @@ else
     fi
 fi
 
-# The CMake build's flags: strict C11 plus POSIX, every NEON file but
-# neon_dotprod.c for plain ARMv8.0.
-cflags=(-std=c11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter
+# The CMake build's flags (strict C11 plus POSIX; every file but
+# neon_dotprod.c for plain ARMv8.0), in two builds:
+#   release   -O3 as CMake's Release, linked statically (no loader or libc
+#             version to get wrong under qemu);
+#   sanitize  -O1 with AddressSanitizer + UBSan: out-of-bounds loads (a
+#             vector load past a ragged tail) and undefined behaviour.
+common=(-std=c11 -g -Wall -Wextra -Wshadow -Wno-unused-parameter
         -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGPTOSS_HAVE_NEON -DGPTOSS_HAVE_NEON_DOTPROD
         -Iinclude -Isrc -Isimd)
-mkdir -p "$out"
-echo "== build: $cc" >&2
-objects=()
-for source in simd/scalar.c simd/dispatch.c simd/neon.c simd/neon_dotprod.c src/error.c tests/neon/kernel_check.c; do
-    object="$out/$(basename "${source%.c}").o"
-    extra=()
-    [ "$source" = simd/neon_dotprod.c ] && extra=(-march=armv8.2-a+dotprod)
-    "$cc" "${cflags[@]}" "${extra[@]}" -c "$source" -o "$object"
-    objects+=("$object")
-done
-"$cc" -o "$out/kernel_check" "${objects[@]}" -lm
+sources=(simd/scalar.c simd/dispatch.c simd/neon.c simd/neon_dotprod.c src/error.c tests/neon/kernel_check.c)
+
+# build NAME CFLAGS... -- LDFLAGS...: objects and $out/NAME/kernel_check.
+build() {
+    local name="$1"
+    shift
+    local cflags=() ldflags=()
+    while [ "$1" != -- ]; do cflags+=("$1"); shift; done
+    shift
+    ldflags=("$@")
+    mkdir -p "$out/$name"
+    echo "== build $name: $cc ${cflags[*]}" >&2
+    local objects=() source object extra
+    for source in "${sources[@]}"; do
+        object="$out/$name/$(basename "${source%.c}").o"
+        extra=()
+        [ "$source" = simd/neon_dotprod.c ] && extra=(-march=armv8.2-a+dotprod)
+        "$cc" "${common[@]}" "${cflags[@]}" "${extra[@]}" -c "$source" -o "$object"
+        objects+=("$object")
+    done
+    "$cc" "${cflags[@]}" -o "$out/$name/kernel_check" "${objects[@]}" "${ldflags[@]}" -lm
+}
+
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# shellcheck disable=SC2054 # commas inside one flag
+sanitize=(-O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 
 if [ "$native" = 1 ]; then
-    echo "== native run" >&2
-    "$out/kernel_check" "$@"
-    exit
+    build release -O3 -- 
+    build sanitize "${sanitize[@]}" --
+    status=0
+    echo "== release: native run" >&2
+    "$out/release/kernel_check" "$@" || status=1
+    echo "== sanitize: native run" >&2
+    "$out/sanitize/kernel_check" --trials 30 "$@" || status=1
+    exit "$status"
 fi
 
+build release -O3 -- -static
+build sanitize "${sanitize[@]}" --
+
+# qemu passes its environment on to the program (ASAN_OPTIONS above); the
+# library path is set inside only, so the cross libc is used even where a
+# multiarch arm64 libc is installed too.
+run() { # run CPU BUILD ARGS...
+    local cpu="$1" name="$2"
+    shift 2
+    "$qemu" -L "$sysroot" -E LD_LIBRARY_PATH="$sysroot/lib" -cpu "$cpu" "$out/$name/kernel_check" "$@"
+}
+
 status=0
-for run in "max neon-dotprod" "cortex-a53 neon"; do
-    set -- "$@"
-    cpu="${run% *}" expect="${run#* }"
-    echo "== qemu-aarch64 -cpu $cpu: expect $expect" >&2
-    "$qemu" -L "$sysroot" -cpu "$cpu" "$out/kernel_check" --expect "$expect" "$@" || status=1
+for cpu_expect in "max neon-dotprod" "cortex-a53 neon"; do
+    cpu="${cpu_expect% *}" expect="${cpu_expect#* }"
+    echo "== release: qemu-aarch64 -cpu $cpu, expect $expect" >&2
+    run "$cpu" release --expect "$expect" "$@" || status=1
+    echo "== sanitize: qemu-aarch64 -cpu $cpu, expect $expect" >&2
+    if run "$cpu" sanitize --expect "$expect" --trials 0 >/dev/null 2>&1; then
+        run "$cpu" sanitize --expect "$expect" --trials 30 "$@" || status=1
+    else
+        echo "test-neon: the sanitizer build does not start under qemu here; skipped (release run above still counts)" >&2
+    fi
 done
+[ "$status" = 0 ] && echo "test-neon: all passed" >&2 || echo "test-neon: FAILED" >&2
 exit "$status"

@@ -380,58 +380,38 @@ static void check_mxfp4_q8(int trials) {
     }
 }
 
-/* Every E8M0 scale byte, 0 and 255 included, on one block of constant
- * weights and activations: the exact and fast kernels must scale exactly as
- * the scalar ones do (subnormal, huge and infinite scales). */
+/* Every E8M0 scale byte, 0 and 255 included (subnormal, huge and infinite
+ * block scales), through the 4-block vector path and the one-block tail: 9
+ * blocks with one scale. Activations are all 127 so quantize_q8 gives q = 127
+ * and scale 1 exactly; then every block term and every partial sum is exact
+ * in float (or overflows in any order), so results must match bit for bit. */
 static void check_all_scales(void) {
-    enum { COLS = 32 };
-    uint8_t blocks[16], scale;
-    memset(blocks, 0x21, sizeof blocks); /* values 0.5 (even) and 1.0 (odd) */
-    float x[COLS];
-    for (int i = 0; i < COLS; i++) x[i] = 1.0f;
+    enum { COLS = 32 * 9, NB = COLS / 32 };
+    uint8_t blocks[COLS / 2], scales[NB];
+    memset(blocks, 0x21, sizeof blocks); /* FP4 values 0.5 (even columns) and 1.0 (odd) */
+    float x[COLS], xs[NB];
+    for (int i = 0; i < COLS; i++) x[i] = 127.0f;
     int8_t q[COLS];
-    float xs;
-    int32_t xsum;
-    gptoss_kernels_scalar.quantize_q8(x, COLS, q, &xs, &xsum);
-    gptoss_q8_acts acts = {q, &xs, &xsum, COLS};
+    int32_t xsum[NB];
+    gptoss_kernels_scalar.quantize_q8(x, COLS, q, xs, xsum);
+    gptoss_q8_acts acts = {q, xs, xsum, COLS};
     for (int k = 0; k < n_sets; k++) {
         int bad_exact = -1, bad_fast = -1;
+        float want_exact = 0, got_exact = 0, want_fast = 0, got_fast = 0;
         for (int s = 0; s < 256; s++) {
-            scale = (uint8_t)s;
+            memset(scales, s, sizeof scales);
             float want, got;
-            gptoss_kernels_scalar.matmul_mxfp4(blocks, &scale, 1, COLS, x, 1, &want, 1);
-            sets[k]->matmul_mxfp4(blocks, &scale, 1, COLS, x, 1, &got, 1);
-            if (memcmp(&want, &got, sizeof want) && bad_exact < 0) bad_exact = s;
-            gptoss_kernels_scalar.matmul_mxfp4_q8(blocks, &scale, 1, COLS, &acts, 1, &want, 1);
-            sets[k]->matmul_mxfp4_q8(blocks, &scale, 1, COLS, &acts, 1, &got, 1);
-            if (memcmp(&want, &got, sizeof want) && bad_fast < 0) bad_fast = s;
+            gptoss_kernels_scalar.matmul_mxfp4(blocks, scales, 1, COLS, x, 1, &want, 1);
+            sets[k]->matmul_mxfp4(blocks, scales, 1, COLS, x, 1, &got, 1);
+            if (memcmp(&want, &got, sizeof want) && bad_exact < 0) bad_exact = s, want_exact = want, got_exact = got;
+            gptoss_kernels_scalar.matmul_mxfp4_q8(blocks, scales, 1, COLS, &acts, 1, &want, 1);
+            sets[k]->matmul_mxfp4_q8(blocks, scales, 1, COLS, &acts, 1, &got, 1);
+            if (memcmp(&want, &got, sizeof want) && bad_fast < 0) bad_fast = s, want_fast = want, got_fast = got;
         }
-        check(bad_exact < 0, "%s matmul_mxfp4: scale byte %d differs from scalar", sets[k]->name, bad_exact);
-        check(bad_fast < 0, "%s matmul_mxfp4_q8: scale byte %d differs from scalar", sets[k]->name, bad_fast);
-    }
-    /* ... and in groups of four blocks (the vector scale path), mixed. */
-    enum { GCOLS = 32 * 8 };
-    uint8_t gblocks[GCOLS / 2], gscales[GCOLS / 32];
-    memset(gblocks, 0x21, sizeof gblocks);
-    float gx[GCOLS];
-    for (int i = 0; i < GCOLS; i++) gx[i] = 1.0f;
-    int8_t gq[GCOLS];
-    float gxs[GCOLS / 32];
-    int32_t gxsum[GCOLS / 32];
-    gptoss_kernels_scalar.quantize_q8(gx, GCOLS, gq, gxs, gxsum);
-    gptoss_q8_acts gacts = {gq, gxs, gxsum, GCOLS};
-    for (int k = 0; k < n_sets; k++) {
-        int bad = -1;
-        for (int s = 0; s < 256; s++) {
-            for (int b = 0; b < GCOLS / 32; b++) gscales[b] = (uint8_t)(b % 2 ? s : 255 - s);
-            float want, got;
-            /* one huge and one tiny scale per pair: compare the two halves separately */
-            gptoss_kernels_scalar.matmul_mxfp4_q8(gblocks, gscales, 1, GCOLS, &gacts, 1, &want, 1);
-            sets[k]->matmul_mxfp4_q8(gblocks, gscales, 1, GCOLS, &gacts, 1, &got, 1);
-            if (!(want == got || (isnan(want) && isnan(got)) || fabsf(got - want) <= 1e-6f * fabsf(want)) && bad < 0)
-                bad = s;
-        }
-        check(bad < 0, "%s matmul_mxfp4_q8: mixed scale bytes around %d differ from scalar", sets[k]->name, bad);
+        check(bad_exact < 0, "%s matmul_mxfp4: scale byte %d: %.9g, scalar %.9g", sets[k]->name, bad_exact,
+              got_exact, want_exact);
+        check(bad_fast < 0, "%s matmul_mxfp4_q8: scale byte %d: %.9g, scalar %.9g", sets[k]->name, bad_fast,
+              got_fast, want_fast);
     }
 }
 
