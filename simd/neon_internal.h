@@ -7,6 +7,10 @@
 #ifndef GPTOSS_NEON_INTERNAL_H
 #define GPTOSS_NEON_INTERNAL_H
 
+#if !defined(__aarch64__) && !defined(_M_ARM64)
+#error "the NEON kernels are AArch64 only (they use A64-only intrinsics such as vaddvq_f32)"
+#endif
+
 #include <arm_neon.h>
 #include <stddef.h>
 #include <stdint.h>
