@@ -230,7 +230,10 @@ static int prepare(server_http *h, server_job *job, server_error *e) {
         q->conversation.current_date = strdup(date);
     }
     gptoss_harmony_rendering rendering = {0};
-    gptoss_status st = gptoss_conversation_render(h->tok, &q->conversation, false, &rendering);
+    gptoss_status st = gptoss_conversation_render(h->tok, &q->conversation, h->options.verbose, &rendering);
+    if (st == GPTOSS_OK && h->options.verbose)
+        fprintf(stderr, "prompt (%zu tokens): %.*s\n", rendering.ids.len, (int)rendering.text.len,
+                rendering.text.data ? rendering.text.data : "");
     job->prompt = rendering.ids;
     rendering.ids = (gptoss_ids){0};
     gptoss_harmony_rendering_free(&rendering);

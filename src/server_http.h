@@ -18,6 +18,7 @@ typedef struct server_http_options {
     size_t max_body;         /* bytes; larger bodies get 413 */
     int max_connections;
     const char *model_name;  /* the id /v1/models lists */
+    int verbose;             /* log every rendered prompt on stderr */
 } server_http_options;
 
 typedef struct server_http server_http;

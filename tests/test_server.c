@@ -245,6 +245,34 @@ Test(server, bad_requests_get_openai_errors) {
     stop(&s);
 }
 
+Test(server, reasoning_effort_changes_the_system_message) {
+    const char *args[] = {"--verbose", NULL};
+    server s = start(args);
+    int status;
+    cJSON *json = call(&s, "POST", "/v1/chat/completions", NULL, USER_HI ",\"max_tokens\":1,\"reasoning_effort\":\"high\"}",
+                       &status);
+    cr_expect_eq(status, 200);
+    cJSON_Delete(json);
+    json = call(&s, "POST", "/v1/chat/completions", NULL, USER_HI ",\"max_tokens\":1,\"reasoning\":{\"effort\":\"low\"}}",
+                &status);
+    cr_expect_eq(status, 200);
+    cJSON_Delete(json);
+    json = call(&s, "POST", "/v1/responses", NULL,
+                "{\"input\":\"hi\",\"instructions\":\"Answer in French.\",\"max_output_tokens\":1,"
+                "\"tools\":[{\"type\":\"function\",\"name\":\"lookup\",\"description\":\"Look it up\"}]}",
+                &status);
+    cr_expect_eq(status, 200);
+    cJSON_Delete(json);
+    stop(&s);
+    size_t size;
+    char *log = read_whole_file(s.log, &size);
+    cr_expect(strstr(log, "Reasoning: high"), "%s", log);
+    cr_expect(strstr(log, "Reasoning: low"), "%s", log);
+    cr_expect(strstr(log, "<|start|>developer<|message|># Instructions\n\nAnswer in French."), "%s", log);
+    cr_expect(strstr(log, "type lookup = () => any;"), "%s", log);
+    free(log);
+}
+
 Test(server, api_key) {
     const char *args[] = {"--api-key", "sesame", NULL};
     server s = start(args);

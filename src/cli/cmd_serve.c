@@ -144,6 +144,7 @@ int cmd_serve(int argc, char **argv) {
     scheduler = server_sched_start(model, ctx, options.ctx, tok, &sched);
     if (!scheduler) goto done;
     http.model_name = model_name;
+    http.verbose = options.verbose;
     http.max_connections = sched.parallel + sched.queue + 64;
     if (!(server = server_http_start(&http, scheduler, tok))) goto done;
     const uint16_t port = server_http_port(server);
