@@ -128,7 +128,7 @@ void json_error(json_out *w, const server_error *e) {
 
 /* splitmix64 over an atomic counter: unique, unpredictable enough for ids
  * (they name things; they are not secrets). */
-static uint64_t next_random(void) {
+uint64_t server_random_u64(void) {
     static _Atomic uint64_t state;
     static _Atomic int seeded;
     if (!atomic_exchange(&seeded, 1)) {
@@ -151,7 +151,7 @@ void server_random_id(const char *prefix, char *out, size_t cap) {
     memcpy(out, prefix, n);
     uint64_t bits = 0;
     for (size_t i = 0; i < 24 && n + 1 < cap; i++) {
-        if (i % 8 == 0) bits = next_random();
+        if (i % 8 == 0) bits = server_random_u64();
         out[n++] = alphabet[bits % 62];
         bits /= 62;
     }

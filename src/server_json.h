@@ -51,6 +51,9 @@ int server_fail(server_error *e, int status, const char *type, const char *code,
 /* {"error": {"message", "type", "param", "code"}} */
 void json_error(json_out *w, const server_error *e);
 
+/* 64 random bits (ids, and sampling seeds when a request sets none). */
+uint64_t server_random_u64(void);
+
 /* prefix + 24 random alphanumerics ("chatcmpl-...", "call_..."), into out[cap]. */
 void server_random_id(const char *prefix, char *out, size_t cap);
 

@@ -164,7 +164,7 @@ int server_request_common(const gptoss_json_value *body, server_request *r, serv
     long long seed;
     bool given;
     if (!get_integer(body, "seed", LLONG_MIN, LLONG_MAX, &seed, &given, e)) return 0;
-    if (given) r->sampling.seed = (uint64_t)seed;
+    r->sampling.seed = given ? (uint64_t)seed : server_random_u64(); /* no seed: a different draw each time */
     /* Reasoning effort: reasoning_effort (chat) or reasoning.effort (both). */
     if (!set_effort(r, gptoss_json_get(body, "reasoning_effort"), "reasoning_effort", e)) return 0;
     v = gptoss_json_get(body, "reasoning");
