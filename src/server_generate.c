@@ -149,7 +149,10 @@ void server_generate(server_sched *s, server_slot *slot, server_job *job, const 
             stats.prompt_tokens > stats.processed_tokens ? stats.prompt_tokens - stats.processed_tokens : 0,
             stats.processed_tokens, stats.prefill_seconds, stats.generated_tokens, stats.decode_seconds,
             stats.generated_tokens / decode,
-            st != GPTOSS_OK ? "failed" : cancelled ? "cancelled (client gone)" : r->finish ? r->finish : "?",
-            g.malformed ? ", malformed harmony" : "", seconds() - start);
+            st != GPTOSS_OK ? "failed"
+            : cancelled     ? (server_sched_stopping(s) ? "cancelled (server stopping)" : "cancelled (client gone)")
+            : r->finish     ? r->finish
+                            : "?",
+            g.malformed && !cancelled ? ", malformed harmony" : "", seconds() - start);
     free(g.generated.data);
 }

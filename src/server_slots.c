@@ -236,6 +236,13 @@ void server_sched_cancel(server_sched *s, server_job *job) {
 
 uint32_t server_sched_context_size(const server_sched *s) { return s->n_ctx; }
 
+bool server_sched_stopping(server_sched *s) {
+    pthread_mutex_lock(&s->mu);
+    bool stopping = s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    return stopping;
+}
+
 void server_sched_status(server_sched *s, int *slots, int *busy, int *waiting, int *queue_capacity) {
     pthread_mutex_lock(&s->mu);
     *slots = s->n_slots;
@@ -303,6 +310,13 @@ void server_sched_cancel_all(server_sched *s) {
     while (s->queue_len > 0) {
         server_job *job = queue_pop(s);
         atomic_store(&job->cancel, 1);
+        if (job->request.stream) { /* a stream that never started ends with an error event */
+            server_error e;
+            server_fail(&e, 503, "server_error", "server_shutting_down", NULL, "The server is shutting down.");
+            pthread_mutex_lock(&job->mu);
+            server_reply_fail(&job->reply, &e);
+            pthread_mutex_unlock(&job->mu);
+        }
         job_done(job);
         server_job_release(job);
     }

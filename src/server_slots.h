@@ -84,6 +84,9 @@ void server_sched_cancel(server_sched *s, server_job *job);
 /* Tokens a slot's context holds. */
 uint32_t server_sched_context_size(const server_sched *s);
 
+/* Whether server_sched_cancel_all was called. */
+bool server_sched_stopping(server_sched *s);
+
 /* For /health. */
 void server_sched_status(server_sched *s, int *slots, int *busy, int *waiting, int *queue_capacity);
 

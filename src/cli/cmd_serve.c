@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "options.h"
@@ -161,6 +162,12 @@ int cmd_serve(int argc, char **argv) {
     status = 0;
 done:
     if (scheduler) server_sched_cancel_all(scheduler);
+    if (server) {
+        /* Let the handlers woken by the cancellation send their last bytes
+         * (503s, closing events) before every connection is closed. */
+        struct timespec grace = {0, 300 * 1000000L};
+        nanosleep(&grace, NULL);
+    }
     server_http_stop(server);
     server_sched_stop(scheduler);
     server_script_free(&script);
