@@ -17,5 +17,6 @@ double bench_seconds(void);
 
 int bench_kernels_main(int argc, char **argv);
 int bench_e2e_main(int argc, char **argv);
+int bench_load_main(int argc, char **argv);
 
 #endif

@@ -1,4 +1,4 @@
-/* main.c - `gptoss-bench <kernels|e2e>`. */
+/* main.c - `gptoss-bench <kernels|e2e|tokenizer|load>`. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,7 +9,8 @@ static void usage(FILE *out) {
     fprintf(out, "usage: gptoss-bench <command> [options]\n\n"
                  "  kernels   throughput of every kernel and ISA vs the measured read bandwidth\n"
                  "  e2e       load, prefill, decode, time to first token and RSS of a model\n"
-                 "  tokenizer tokenizer load time and encode throughput\n\n"
+                 "  tokenizer tokenizer load time and encode throughput\n"
+                 "  load      load test of `gptoss serve` (streaming clients, latency, RSS, prompt cache)\n\n"
                  "`gptoss-bench <command> --help` describes a command's options.\n");
 }
 
@@ -25,6 +26,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "kernels")) return bench_kernels_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "e2e")) return bench_e2e_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "tokenizer")) return bench_tokenizer_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "load")) return bench_load_main(argc - 1, argv + 1);
     fprintf(stderr, "gptoss-bench: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -50,7 +50,8 @@ gptoss_status turn_run(gptoss_context *ctx, const gptoss_tokenizer *tok, gptoss_
     float *logits = malloc((size_t)vocab * sizeof *logits);
     if (!logits) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
     double start = seconds();
-    s = gptoss_context_eval_prompt(ctx, prompt, n_prompt, logits, &stats->processed_tokens);
+    s = o->eval ? o->eval(o->user, ctx, prompt, n_prompt, 1, logits, &stats->processed_tokens)
+                : gptoss_context_eval_prompt(ctx, prompt, n_prompt, logits, &stats->processed_tokens);
     stats->prefill_seconds = seconds() - start;
     start = seconds();
     const gptoss_harmony_event *events;
@@ -78,7 +79,8 @@ gptoss_status turn_run(gptoss_context *ctx, const gptoss_tokenizer *tok, gptoss_
             stats->context_full = 1;
             break;
         }
-        s = gptoss_context_eval(ctx, &token, 1, GPTOSS_LOGITS_LAST, logits);
+        s = o->eval ? o->eval(o->user, ctx, &token, 1, 0, logits, NULL)
+                    : gptoss_context_eval(ctx, &token, 1, GPTOSS_LOGITS_LAST, logits);
     }
     if (s == GPTOSS_OK && stats->stop_token == 0) {
         s = gptoss_harmony_parser_finish(parser, &events, &n_events);

@@ -29,6 +29,13 @@ typedef int (*turn_event_fn)(void *user, const gptoss_harmony_event *event);
 /* Optional replacement for sampling: the next token of a script (tests). */
 typedef int (*turn_next_token_fn)(void *user, uint32_t *token);
 
+/* Optional replacement for the model calls (the server runs every slot's
+ * forward passes on one thread): prompt 1 stands for
+ * gptoss_context_eval_prompt (sets *n_processed), prompt 0 for
+ * gptoss_context_eval of one decoded token with the last token's logits. */
+typedef gptoss_status (*turn_eval_fn)(void *user, gptoss_context *ctx, const uint32_t *tokens, uint32_t n,
+                                      int prompt, float *logits, uint32_t *n_processed);
+
 typedef struct turn_options {
     uint32_t max_tokens;                 /* 0: until the context is full */
     turn_event_fn on_event;
@@ -36,6 +43,7 @@ typedef struct turn_options {
     volatile sig_atomic_t *cancel;       /* polled between tokens; may be NULL */
     turn_next_token_fn next_token;       /* NULL: sample */
     gptoss_ids *generated;               /* receives the sampled ids; may be NULL */
+    turn_eval_fn eval;                   /* NULL: call the context directly */
 } turn_options;
 
 /* Runs one turn. The prompt normally ends with <|start|>assistant, so the

@@ -12,5 +12,6 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const command commands[] = {
     {"generate", cmd_generate, "generate N token ids after a prompt of ids"},
     {"run", cmd_run, "answer one question (harmony chat format), streaming the answer"},
     {"chat", cmd_chat, "interactive multi-turn chat"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat completions, Responses)"},
     {"synth", cmd_synth, "write a random checkpoint in the release layout (any shape)"},
     {"tokenize", cmd_tokenize, "encode text to token ids (o200k_harmony tokenizer)"},
     {"detokenize", cmd_detokenize, "decode token ids to text"},
