@@ -16,11 +16,17 @@ static inline const float *value_row(const attn_source *src, uint32_t position) 
     return kv_value(src->cache, src->layer, position);
 }
 
-static inline float dot(const float *a, const float *b, uint32_t n) {
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (uint32_t i = 0; i < n; i++) sum += a[i] * b[i];
-    return sum;
+/* scores[j] = scale * q . K[j] for a tile whose keys are stored transposed
+ * (keys_t[i][j]): the inner loop runs over keys, contiguous, so it vectorises
+ * without a horizontal sum per score. */
+static void tile_scores(const float *q, const float *keys_t, uint32_t head_dim, uint32_t count, float scale,
+                        float *scores) {
+    for (uint32_t j = 0; j < count; j++) scores[j] = 0.0f;
+    for (uint32_t i = 0; i < head_dim; i++) {
+        const float qi = q[i] * scale, *row = keys_t + (size_t)i * GPTOSS_ATTN_TILE;
+#pragma omp simd
+        for (uint32_t j = 0; j < count; j++) scores[j] += qi * row[j];
+    }
 }
 
 static inline void scale_add(float *out, const float *v, float weight, uint32_t n) {
@@ -39,6 +45,7 @@ void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src,
     const size_t offset = (size_t)kv_head * head_dim;
     float *scores = scratch;                          /* [group][TILE] */
     float *running_max = scratch + group * GPTOSS_ATTN_TILE, *running_sum = running_max + group;
+    float *keys_t = running_sum + group;              /* [head_dim][TILE]: the tile's keys transposed */
     for (uint32_t h = 0; h < group; h++) {
         /* The sink is a score with no value: the softmax starts from it. */
         running_max[h] = sinks[h];
@@ -47,11 +54,12 @@ void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src,
     }
     for (uint32_t start = first; start <= last; start += GPTOSS_ATTN_TILE) {
         const uint32_t count = last - start + 1 < GPTOSS_ATTN_TILE ? last - start + 1 : GPTOSS_ATTN_TILE;
-        for (uint32_t j = 0; j < count; j++) { /* each key row once for every head of the group */
+        for (uint32_t j = 0; j < count; j++) { /* each key row read once for every head of the group */
             const float *k = key_row(src, start + j) + offset;
-            for (uint32_t h = 0; h < group; h++)
-                scores[h * GPTOSS_ATTN_TILE + j] = dot(q + (size_t)h * head_dim, k, head_dim) * scale;
+            for (uint32_t i = 0; i < head_dim; i++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = k[i];
         }
+        for (uint32_t h = 0; h < group; h++)
+            tile_scores(q + (size_t)h * head_dim, keys_t, head_dim, count, scale, scores + h * GPTOSS_ATTN_TILE);
         for (uint32_t h = 0; h < group; h++) {
             float *s = scores + h * GPTOSS_ATTN_TILE, tile_max = running_max[h];
             for (uint32_t j = 0; j < count; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;

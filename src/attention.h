@@ -20,8 +20,10 @@ typedef struct attn_source {
 /* Keys per tile of the online softmax. */
 enum { GPTOSS_ATTN_TILE = 64 };
 
-/* Floats of scratch gptoss_attend_group needs for `group` heads. */
-static inline uint32_t gptoss_attend_scratch(uint32_t group) { return group * (GPTOSS_ATTN_TILE + 2); }
+/* Floats of scratch gptoss_attend_group needs for `group` heads of head_dim. */
+static inline uint32_t gptoss_attend_scratch(uint32_t group, uint32_t head_dim) {
+    return group * (GPTOSS_ATTN_TILE + 2) + head_dim * GPTOSS_ATTN_TILE;
+}
 
 /* Attention of the `group` query heads that share KV head kv_head, over keys
  * first..last (inclusive). For each head h (q + h*head_dim, sinks[h]):

@@ -68,7 +68,7 @@ gptoss_status gptoss_context_create(gptoss_model *model, uint32_t n_ctx, gptoss_
         ctx->attn = malloc(B * q_dim * sizeof(float));
         ctx->rope_table = malloc(B * c->head_dim * sizeof(float));
         const uint32_t group = c->num_attention_heads / c->num_key_value_heads;
-        ctx->scratch_per_thread = gptoss_attend_scratch(group) + group;
+        ctx->scratch_per_thread = gptoss_attend_scratch(group, c->head_dim) + group;
         ctx->scores = malloc((size_t)ctx->n_threads * ctx->scratch_per_thread * sizeof(float));
         if (!ctx->x || !ctx->h || !ctx->q || !ctx->k || !ctx->v || !ctx->attn || !ctx->rope_table || !ctx->scores)
             s = gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory for a %u-token context", n_ctx);
@@ -139,7 +139,7 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
         const uint32_t t = (uint32_t)(i / nkv), kv_head = (uint32_t)(i % nkv), pos = pos0 + t;
         const uint32_t first = gptoss_attention_first(pos, layer->sliding, c->sliding_window);
         float *scratch = ctx->scores + (size_t)omp_get_thread_num() * ctx->scratch_per_thread;
-        float *sinks = scratch + gptoss_attend_scratch(group);
+        float *sinks = scratch + gptoss_attend_scratch(group, d);
         for (uint32_t h = 0; h < group; h++) sinks[h] = bf16_to_f32(layer->sinks[kv_head * group + h]);
         const size_t head0 = (size_t)kv_head * group * d;
         gptoss_attend_group(ctx->q + t * q_dim + head0, group, &src, kv_head, d, first, pos, sinks, scale, scratch,
