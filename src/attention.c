@@ -16,20 +16,33 @@ static inline const float *value_row(const attn_source *src, uint32_t position) 
     return kv_value(src->cache, src->layer, position);
 }
 
+/* The core is built for the baseline ISA; on x86-64 Linux the compiler also
+ * emits AVX2 and AVX-512 versions of these loops, chosen when the program
+ * loads (the matmuls have their own per-ISA kernels in simd/). */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+enum { KEY_BLOCK = 16 };
+
 /* scores[j] = scale * q . K[j] for a tile whose keys are stored transposed
- * (keys_t[i][j]): the inner loop runs over keys, contiguous, so it vectorises
- * without a horizontal sum per score. */
-static void tile_scores(const float *q, const float *keys_t, uint32_t head_dim, uint32_t count, float scale,
-                        float *scores) {
-    for (uint32_t j = 0; j < count; j++) scores[j] = 0.0f;
-    for (uint32_t i = 0; i < head_dim; i++) {
-        const float qi = q[i] * scale, *row = keys_t + (size_t)i * GPTOSS_ATTN_TILE;
-#pragma omp simd
-        for (uint32_t j = 0; j < count; j++) scores[j] += qi * row[j];
+ * (keys_t[i][j]). The inner loop runs over a block of keys held in
+ * registers, so it vectorises with no horizontal sum and no store per step. */
+VECTOR_CLONES static void tile_scores(const float *q, const float *keys_t, uint32_t head_dim, uint32_t count,
+                                      float scale, float *scores) {
+    for (uint32_t j0 = 0; j0 < count; j0 += KEY_BLOCK) {
+        float acc[KEY_BLOCK] = {0};
+        for (uint32_t i = 0; i < head_dim; i++) {
+            const float qi = q[i] * scale, *row = keys_t + (size_t)i * GPTOSS_ATTN_TILE + j0;
+            for (uint32_t j = 0; j < KEY_BLOCK; j++) acc[j] += qi * row[j]; /* keys past count are ignored */
+        }
+        for (uint32_t j = 0; j < KEY_BLOCK && j0 + j < count; j++) scores[j0 + j] = acc[j];
     }
 }
 
-static inline void scale_add(float *out, const float *v, float weight, uint32_t n) {
+VECTOR_CLONES static void scale_add(float *out, const float *v, float weight, uint32_t n) {
 #pragma omp simd
     for (uint32_t i = 0; i < n; i++) out[i] += weight * v[i];
 }
@@ -58,6 +71,9 @@ void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src,
             const float *k = key_row(src, start + j) + offset;
             for (uint32_t i = 0; i < head_dim; i++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = k[i];
         }
+        const uint32_t padded = (count + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK; /* tile_scores reads whole blocks */
+        for (uint32_t i = 0; i < head_dim && padded > count; i++)
+            for (uint32_t j = count; j < padded; j++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = 0.0f;
         for (uint32_t h = 0; h < group; h++)
             tile_scores(q + (size_t)h * head_dim, keys_t, head_dim, count, scale, scores + h * GPTOSS_ATTN_TILE);
         for (uint32_t h = 0; h < group; h++) {
