@@ -17,9 +17,8 @@ echo "== generating a small random model with the real vocabulary in $model" >&2
 build/gptoss synth --preset mini-vocab --seed 1 --tokenizer tests/fixtures/tokenizer/tokenizer.json \
     --out "$model" >/dev/null
 
-echo "== tokenising a prompt and generating 16 tokens after it (random weights: gibberish)" >&2
-prompt=$(echo '"The capital of France is"' | build/gptoss tokenize --model "$model" --jsonl | tr -d '[] ')
-build/gptoss generate --model "$model" --tokens "$prompt" -n 16 --temperature 0.8 --seed 42 --precision fast
+echo "== asking it a question (random weights: the answer is gibberish, every layer runs)" >&2
+build/gptoss run --model "$model" -p "What is the capital of France?" -n 48 --seed 42
 
 echo "== kernel benchmark (every ISA this CPU runs, at the gpt-oss-20b shapes)" >&2
 build/gptoss-bench kernels
