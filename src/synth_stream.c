@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "numeric.h"
+#include "progress.h"
 #include "rng.h"
 #include "synth_internal.h"
 
@@ -29,8 +30,8 @@ struct synth_writer {
     float table_mean, table_std;
     int table_valid;
     int progress, tty;   /* progress wanted / stderr is a terminal */
-    uint64_t done, total;
-    double start, last_draw;
+    uint64_t done;
+    progress bar;        /* drawn on a terminal; per-file lines otherwise */
 };
 
 /* ---- PRNG: xoshiro256** seeded through splitmix64 (rng.h) ---- */
@@ -94,29 +95,6 @@ static void fill_block(synth_writer *w, const synth_tensor *t, uint64_t block, u
     }
 }
 
-/* ---- progress ---- */
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void progress_draw(synth_writer *w, const char *file, int force) {
-    double t = now_seconds();
-    if (!w->progress || !w->tty || (!force && t - w->last_draw < 0.2)) return;
-    w->last_draw = t;
-    int width = 30, filled = w->total ? (int)((double)w->done / w->total * width) : width;
-    char bar[32];
-    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
-    bar[width] = 0;
-    double el = t - w->start;
-    fprintf(stderr, "\r[%s] %5.1f%%  %.2f/%.2f GB  %.0f MB/s  %s\033[K", bar,
-            w->total ? 100.0 * w->done / w->total : 100.0, w->done / 1e9, w->total / 1e9,
-            el > 0 ? w->done / 1e6 / el : 0.0, file);
-    fflush(stderr);
-}
-
 /* ---- writer ---- */
 
 gptoss_status synth_writer_create(uint64_t seed, uint64_t total_bytes, int show_progress,
@@ -135,15 +113,14 @@ gptoss_status synth_writer_create(uint64_t seed, uint64_t total_bytes, int show_
     }
     w->progress = show_progress != 0;
     w->tty = isatty(STDERR_FILENO);
-    w->total = total_bytes;
-    w->start = now_seconds();
+    progress_start(&w->bar, "synth", total_bytes, w->progress && w->tty);
     *out = w;
     return GPTOSS_OK;
 }
 
 void synth_writer_free(synth_writer *w) {
     if (!w) return;
-    if (w->progress && w->tty && w->done) fputc('\n', stderr);
+    if (w->done) progress_finish(&w->bar);
     free(w->buf[0]);
     free(w->buf[1]);
     free(w);
@@ -223,7 +200,6 @@ static void run_job(synth_writer *w, const job *j, uint8_t *buf) {
 
 gptoss_status synth_writer_file(synth_writer *w, synth_tensor **t, uint32_t n, const char *path,
                                 int metadata) {
-    const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     qsort(t, n, sizeof *t, data_order);
     strbuf h = {0};
     if (!build_header(t, n, metadata, &h)) {
@@ -262,7 +238,7 @@ gptoss_status synth_writer_file(synth_writer *w, synth_tensor **t, uint32_t n, c
         err = werr;
         w->done += cur.bytes;
         data += cur.bytes;
-        progress_draw(w, file, 0);
+        progress_update(&w->bar, w->done);
         cur = next;
     }
     errno = 0;
@@ -272,7 +248,6 @@ gptoss_status synth_writer_file(synth_writer *w, synth_tensor **t, uint32_t n, c
         free(h.s);
         return gptoss_fail(GPTOSS_ERROR_IO, "%s: write failed: %s", path, strerror(err));
     }
-    progress_draw(w, file, 1);
     if (w->progress && !w->tty)
         fprintf(stderr, "synth: wrote %s (%.1f MB, %u tensors)\n", path,
                 (8 + h.len + data) / 1e6, n);
