@@ -18,24 +18,11 @@
 #include <unistd.h>
 
 #include "http_client.h"
-#include "synth.h"
 #include "test_support.h"
 
 static char *model_dir;
 
-static void make_model(void) {
-    model_dir = make_temp_dir();
-    gptoss_config cfg;
-    cr_assert_eq(gptoss_synth_preset("mini-vocab", &cfg), GPTOSS_OK);
-    cr_assert_eq(gptoss_synth_write(&cfg, model_dir, 7, 1, 0), GPTOSS_OK, "%s", gptoss_last_error());
-    gptoss_synth_release(&cfg);
-    size_t size;
-    void *tokenizer = read_whole_file(GPTOSS_TOKENIZER_JSON, &size);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer.json", model_dir);
-    cr_assert_eq(write_whole_file(path, tokenizer, size), 0);
-    free(tokenizer);
-}
+static void make_model(void) { model_dir = make_mini_vocab_model(7); }
 
 static void remove_model(void) {
     remove_dir(model_dir);

@@ -216,3 +216,52 @@ int assistant_turn(assistant *a, const char *user_text, volatile sig_atomic_t *c
     remember_reply(a);
     return p.final_seen;
 }
+
+assistant_options assistant_options_default(void) {
+    assistant_options o = {.run = run_options_default(GPTOSS_PRECISION_FAST),
+                           .sampling = gptoss_sampler_default_params(),
+                           .reasoning = "medium"};
+    return o;
+}
+
+const char assistant_options_help[] =
+    "  --system TEXT      developer instructions\n"
+    "  --reasoning R      low, medium (default) or high\n"
+    "  --show-reasoning   print the chain of thought to stderr (dimmed)\n"
+    "  -n N               at most N generated tokens per reply (default: until the context is full)\n"
+    "  --tokenizer FILE   tokenizer.json (default: DIR/tokenizer.json)\n";
+
+int parse_assistant_option(const char *command, int argc, char **argv, int *i, assistant_options *o) {
+    int r = parse_run_option(argc, argv, i, &o->run);
+    if (r == 0) r = parse_sampling_option(argc, argv, i, &o->sampling);
+    if (r != 0) return r;
+    const char *arg = argv[*i];
+    const char **text = !strcmp(arg, "--system")      ? &o->system
+                        : !strcmp(arg, "--reasoning") ? &o->reasoning
+                        : !strcmp(arg, "--tokenizer") ? &o->tokenizer
+                                                      : NULL;
+    if (text) return (*text = option_value(argc, argv, i)) ? 1 : -1;
+    if (!strcmp(arg, "--show-reasoning")) {
+        o->show_reasoning = 1;
+        return 1;
+    }
+    if (strcmp(arg, "-n")) return 0;
+    const char *value = option_value(argc, argv, i);
+    if (!value || !parse_u32(value, &o->max_tokens)) {
+        fprintf(stderr, "gptoss %s: -n needs a non-negative integer\n", command);
+        return -1;
+    }
+    return 1;
+}
+
+int assistant_open_with(assistant *a, const char *command, const assistant_options *o) {
+    if (!assistant_open(a, command, &o->run, &o->sampling, o->tokenizer)) return 0;
+    if (!assistant_set_reasoning(a, o->reasoning)) {
+        assistant_close(a);
+        return 0;
+    }
+    assistant_set_system(a, o->system);
+    a->show_reasoning = o->show_reasoning;
+    a->max_tokens = o->max_tokens;
+    return 1;
+}

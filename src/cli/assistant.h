@@ -26,6 +26,30 @@ typedef struct assistant {
     char date[11];
 } assistant;
 
+/* The options `run` and `chat` share. */
+typedef struct assistant_options {
+    run_options run;
+    gptoss_sampler_params sampling;
+    const char *system, *reasoning, *tokenizer;
+    int show_reasoning;
+    uint32_t max_tokens;
+} assistant_options;
+
+/* Defaults: fast precision, the sampler's defaults, medium reasoning. */
+assistant_options assistant_options_default(void);
+
+/* Help text for the shared options. */
+extern const char assistant_options_help[];
+
+/* Tries argv[*i] as a shared option (run, sampling, --system, --reasoning,
+ * --tokenizer, --show-reasoning, -n): 1 = consumed, 0 = not one, -1 = bad
+ * value (printed, naming the command). */
+int parse_assistant_option(const char *command, int argc, char **argv, int *i, assistant_options *options);
+
+/* Opens the assistant with the options (reasoning, instructions, limits
+ * applied); prints why and returns 0 on failure. */
+int assistant_open_with(assistant *a, const char *command, const assistant_options *options);
+
 /* Loads everything; prints why and returns 0 on failure. tokenizer_path NULL:
  * DIR/tokenizer.json of the model. */
 int assistant_open(assistant *a, const char *command, const run_options *options,

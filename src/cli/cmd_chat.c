@@ -28,13 +28,8 @@ static void usage(FILE *out) {
             "  /reasoning R       low, medium or high\n"
             "  /system TEXT       developer instructions (empty: none)\n"
             "  /quit              leave (or Ctrl-D); Ctrl-C stops a reply\n\n"
-            "  --system TEXT      initial developer instructions\n"
-            "  --reasoning R      initial reasoning effort (default medium)\n"
-            "  --show-reasoning   print the chain of thought to stderr (dimmed)\n"
-            "  -n N               at most N tokens per reply\n"
-            "  --tokenizer FILE   tokenizer.json (default: DIR/tokenizer.json)\n"
-            "%s%s",
-            sampling_options_help, run_options_help);
+            "%s%s%s",
+            assistant_options_help, sampling_options_help, run_options_help);
 }
 
 /* One line from the user: libedit on a terminal, plain reads otherwise.
@@ -78,49 +73,21 @@ static int command(assistant *a, const char *line) {
 }
 
 int cmd_chat(int argc, char **argv) {
-    run_options options = run_options_default(GPTOSS_PRECISION_FAST);
-    gptoss_sampler_params sampling = gptoss_sampler_default_params();
-    const char *system = NULL, *reasoning = "medium", *tokenizer = NULL;
-    int show_reasoning = 0;
-    uint32_t max_tokens = 0;
+    assistant_options options = assistant_options_default();
     for (int i = 1; i < argc; i++) {
-        int r = parse_run_option(argc, argv, &i, &options);
-        if (r == 0) r = parse_sampling_option(argc, argv, &i, &sampling);
+        const int r = parse_assistant_option("chat", argc, argv, &i, &options);
         if (r < 0) return 2;
         if (r > 0) continue;
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(arg, "--system")) {
-            if (!(system = option_value(argc, argv, &i))) return 2;
-        } else if (!strcmp(arg, "--reasoning")) {
-            if (!(reasoning = option_value(argc, argv, &i))) return 2;
-        } else if (!strcmp(arg, "--tokenizer")) {
-            if (!(tokenizer = option_value(argc, argv, &i))) return 2;
-        } else if (!strcmp(arg, "--show-reasoning")) {
-            show_reasoning = 1;
-        } else if (!strcmp(arg, "-n")) {
-            const char *value = option_value(argc, argv, &i);
-            if (!value || !parse_u32(value, &max_tokens)) {
-                fprintf(stderr, "gptoss chat: -n needs a non-negative integer\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "gptoss chat: unknown option '%s'\n", arg);
-            usage(stderr);
-            return 2;
         }
-    }
-    assistant a;
-    if (!assistant_open(&a, "chat", &options, &sampling, tokenizer)) return 1;
-    if (!assistant_set_reasoning(&a, reasoning)) {
-        assistant_close(&a);
+        fprintf(stderr, "gptoss chat: unknown option '%s'\n", argv[i]);
+        usage(stderr);
         return 2;
     }
-    assistant_set_system(&a, system);
-    a.show_reasoning = show_reasoning;
-    a.max_tokens = max_tokens;
+    assistant a;
+    if (!assistant_open_with(&a, "chat", &options)) return 1;
     const int interactive = isatty(STDIN_FILENO);
     struct sigaction action = {.sa_handler = on_sigint};
     sigemptyset(&action.sa_mask);

@@ -1,6 +1,8 @@
 /* test_support.c - helpers shared by the Criterion tests. */
 #include "test_support.h"
 
+#include "synth.h"
+
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -204,4 +206,19 @@ size_t argmax_f32(const float *values, size_t n) {
     for (size_t i = 1; i < n; i++)
         if (values[i] > values[best]) best = i;
     return best;
+}
+
+char *make_mini_vocab_model(uint64_t seed) {
+    char *dir = make_temp_dir();
+    gptoss_config cfg;
+    cr_assert_eq(gptoss_synth_preset("mini-vocab", &cfg), GPTOSS_OK);
+    cr_assert_eq(gptoss_synth_write(&cfg, dir, seed, 1, 0), GPTOSS_OK, "%s", gptoss_last_error());
+    gptoss_synth_release(&cfg);
+    size_t size;
+    void *tokenizer = read_whole_file(GPTOSS_TOKENIZER_JSON, &size);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    cr_assert_eq(write_whole_file(path, tokenizer, size), 0);
+    free(tokenizer);
+    return dir;
 }

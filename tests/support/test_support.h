@@ -35,6 +35,11 @@ typedef struct command_result {
 command_result run_command(char *const argv[], const char *stdin_text);
 void command_result_free(command_result *result);
 
+/* Writes a small random model with the real 201088-token vocabulary and the
+ * release tokenizer.json (GPTOSS_TOKENIZER_JSON) into a fresh temporary
+ * folder, and returns the folder (remove_dir + free when done). */
+char *make_mini_vocab_model(uint64_t seed);
+
 /* Fixture reference data: int32 tokens and float32 logits files. */
 typedef struct reference_data {
     uint32_t *prompt, *greedy, *sequence;
