@@ -4,6 +4,11 @@
 
 #include <math.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX512_PATH 1
+#endif
+
 static inline const float *key_row(const attn_source *src, uint32_t position) {
     if (position >= src->batch_start)
         return src->batch_keys + (size_t)(position - src->batch_start) * src->cache->kv_dim;
@@ -52,6 +57,46 @@ static inline void scale_vector(float *out, float factor, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) out[i] *= factor;
 }
 
+#if HAVE_AVX512_PATH
+/* AVX-512 versions of the two inner loops, for head sizes that are whole
+ * 16-float vectors (64 in gpt-oss): the scores of a 64-key tile live in four
+ * registers, and a head's output in head_dim/16 registers over the tile. */
+static int use_avx512(uint32_t head_dim) {
+    static int cpu = -1;
+    if (cpu < 0) cpu = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return cpu && head_dim % 16 == 0 && head_dim <= 256;
+}
+
+__attribute__((target("avx512f"))) static void tile_scores_avx512(const float *q, const float *keys_t,
+                                                                  uint32_t head_dim, float scale, float *scores) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (uint32_t i = 0; i < head_dim; i++) {
+        const __m512 qi = _mm512_set1_ps(q[i] * scale);
+        const float *row = keys_t + (size_t)i * GPTOSS_ATTN_TILE;
+        acc0 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(row), acc0);
+        acc1 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(row + 16), acc1);
+        acc2 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(row + 32), acc2);
+        acc3 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(row + 48), acc3);
+    }
+    _mm512_storeu_ps(scores, acc0);
+    _mm512_storeu_ps(scores + 16, acc1);
+    _mm512_storeu_ps(scores + 32, acc2);
+    _mm512_storeu_ps(scores + 48, acc3);
+}
+
+__attribute__((target("avx512f"))) static void values_avx512(const float *const *values, uint32_t count,
+                                                             const float *p, uint32_t head_dim, float *out) {
+    __m512 acc[16];
+    const uint32_t n = head_dim / 16;
+    for (uint32_t c = 0; c < n; c++) acc[c] = _mm512_loadu_ps(out + 16 * c);
+    for (uint32_t j = 0; j < count; j++) {
+        const __m512 w = _mm512_set1_ps(p[j]);
+        for (uint32_t c = 0; c < n; c++) acc[c] = _mm512_fmadd_ps(w, _mm512_loadu_ps(values[j] + 16 * c), acc[c]);
+    }
+    for (uint32_t c = 0; c < n; c++) _mm512_storeu_ps(out + 16 * c, acc[c]);
+}
+#endif
+
 void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src, uint32_t kv_head,
                          uint32_t head_dim, uint32_t first, uint32_t last, const float *sinks, float scale,
                          float *scratch, float *out) {
@@ -74,8 +119,21 @@ void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src,
         const uint32_t padded = (count + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK; /* tile_scores reads whole blocks */
         for (uint32_t i = 0; i < head_dim && padded > count; i++)
             for (uint32_t j = count; j < padded; j++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = 0.0f;
-        for (uint32_t h = 0; h < group; h++)
+#if HAVE_AVX512_PATH
+        const int wide = use_avx512(head_dim);
+#endif
+        for (uint32_t h = 0; h < group; h++) {
+#if HAVE_AVX512_PATH
+            if (wide) { /* whole tile (padding keys are zero), count of them used */
+                for (uint32_t i = 0; i < head_dim && count < GPTOSS_ATTN_TILE; i++)
+                    for (uint32_t j = ((count + KEY_BLOCK - 1) / KEY_BLOCK) * KEY_BLOCK; j < GPTOSS_ATTN_TILE; j++)
+                        keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = 0.0f;
+                tile_scores_avx512(q + (size_t)h * head_dim, keys_t, head_dim, scale, scores + h * GPTOSS_ATTN_TILE);
+                continue;
+            }
+#endif
             tile_scores(q + (size_t)h * head_dim, keys_t, head_dim, count, scale, scores + h * GPTOSS_ATTN_TILE);
+        }
         for (uint32_t h = 0; h < group; h++) {
             float *s = scores + h * GPTOSS_ATTN_TILE, tile_max = running_max[h];
             for (uint32_t j = 0; j < count; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
@@ -92,10 +150,18 @@ void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src,
                 running_sum[h] += s[j];
             }
         }
-        for (uint32_t j = 0; j < count; j++) {
-            const float *v = value_row(src, start + j) + offset;
-            for (uint32_t h = 0; h < group; h++)
-                scale_add(out + (size_t)h * head_dim, v, scores[h * GPTOSS_ATTN_TILE + j], head_dim);
+        const float *values[GPTOSS_ATTN_TILE]; /* the tile's value rows, located once (ring slots need a modulo) */
+        for (uint32_t j = 0; j < count; j++) values[j] = value_row(src, start + j) + offset;
+        for (uint32_t h = 0; h < group; h++) {
+            float *o = out + (size_t)h * head_dim;
+            const float *p = scores + h * GPTOSS_ATTN_TILE;
+#if HAVE_AVX512_PATH
+            if (wide) {
+                values_avx512(values, count, p, head_dim, o);
+                continue;
+            }
+#endif
+            for (uint32_t j = 0; j < count; j++) scale_add(o, values[j], p[j], head_dim);
         }
         if (last - start < GPTOSS_ATTN_TILE) break; /* also guards start overflow */
     }

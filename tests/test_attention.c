@@ -149,3 +149,44 @@ Test(attention, online_softmax_matches_direct) {
     free(keys);
     free(values);
 }
+
+/* The same check for any head size: 64 (the release's, and the vectorised
+ * path) and 32, over several tiles, a group of 8 heads. */
+static void online_softmax_for(uint32_t D) {
+    const uint32_t N = 200, GROUP = 8;
+    float *keys = malloc(N * D * sizeof(float)), *values = malloc(N * D * sizeof(float));
+    for (uint32_t i = 0; i < N * D; i++) {
+        keys[i] = sinf((float)i * 0.37f) * 0.5f;
+        values[i] = cosf((float)i * 0.11f);
+    }
+    kv_layer layer = {keys, values, N};
+    kv_cache cache = {.layers = &layer, .n_layers = 1, .kv_dim = D};
+    attn_source src = {&cache, &layer, NULL, NULL, N};
+    float *q = malloc(GROUP * D * sizeof(float)), *out = malloc(GROUP * D * sizeof(float));
+    float *scratch = malloc(gptoss_attend_scratch(GROUP, D) * sizeof(float)), sinks[8];
+    for (uint32_t i = 0; i < GROUP * D; i++) q[i] = cosf((float)i) * 0.3f;
+    for (uint32_t h = 0; h < GROUP; h++) sinks[h] = (float)h - 3.0f;
+    const uint32_t first = 3, last = N - 1;
+    gptoss_attend_group(q, GROUP, &src, 0, D, first, last, sinks, 0.125f, scratch, out);
+    for (uint32_t h = 0; h < GROUP; h++) {
+        double s[200], m = sinks[h], denominator;
+        for (uint32_t j = first; j <= last; j++) {
+            double dot = 0;
+            for (uint32_t i = 0; i < D; i++) dot += (double)q[h * D + i] * keys[j * D + i];
+            s[j] = dot * 0.125;
+            if (s[j] > m) m = s[j];
+        }
+        denominator = exp(sinks[h] - m);
+        for (uint32_t j = first; j <= last; j++) denominator += exp(s[j] - m);
+        for (uint32_t i = 0; i < D; i++) {
+            double want = 0;
+            for (uint32_t j = first; j <= last; j++) want += exp(s[j] - m) / denominator * values[j * D + i];
+            cr_expect_float_eq(out[h * D + i], (float)want, 1e-5, "d=%u head %u out[%u]: %g vs %g", D, h, i,
+                               out[h * D + i], want);
+        }
+    }
+    free(keys), free(values), free(q), free(out), free(scratch);
+}
+
+Test(attention, online_softmax_head_dim_64) { online_softmax_for(64); }
+Test(attention, online_softmax_head_dim_32) { online_softmax_for(32); }
