@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "harmony.h"
 #include "harmony_cli.h"
+#include "options.h"
 #include "tokenizer_json.h"
 
 static void usage(FILE *out) {
@@ -62,39 +63,24 @@ static void append_message(gptoss_bytes *out, const gptoss_harmony_message *m) {
 
 /* Ids from a JSON array (jsonl) or a free list (whole stdin). */
 static uint32_t *read_ids(const char *text, size_t len, bool json, size_t *n, const char **error) {
+    if (!json) return parse_id_list(text, len, n, error);
     gptoss_ids ids = {0};
     *error = NULL;
-    if (json) {
-        gptoss_json_value *v = NULL;
-        if (gptoss_json_value_parse(text, len, &v) != GPTOSS_OK || v->type != GPTOSS_JSON_ARRAY) {
-            *error = "expected a JSON array of token ids";
-        } else {
-            for (size_t i = 0; i < v->count && !*error; i++) {
-                const gptoss_json_value *item = &v->items[i];
-                char *end = NULL;
-                unsigned long long id = 0;
-                if (item->type == GPTOSS_JSON_NUMBER && item->text[0] != '-' && !gptoss_json_number_is_float(item))
-                    id = strtoull(item->text, &end, 10);
-                if (!end || *end || id > UINT32_MAX) *error = "token ids must be integers from 0 to 4294967295";
-                else if (!gptoss_ids_push(&ids, (uint32_t)id)) *error = "out of memory";
-            }
-        }
-        gptoss_json_value_free(v);
+    gptoss_json_value *v = NULL;
+    if (gptoss_json_value_parse(text, len, &v) != GPTOSS_OK || v->type != GPTOSS_JSON_ARRAY) {
+        *error = "expected a JSON array of token ids";
     } else {
-        for (size_t i = 0; i < len && !*error;) {
-            char c = text[i];
-            if (c == '[' || c == ']' || c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-                i++;
-                continue;
-            }
-            uint64_t value = 0;
-            size_t digits = 0;
-            while (i < len && text[i] >= '0' && text[i] <= '9' && value <= UINT32_MAX)
-                value = value * 10 + (uint64_t)(text[i++] - '0'), digits++;
-            if (!digits || value > UINT32_MAX) *error = "token ids must be integers from 0 to 4294967295";
-            else if (!gptoss_ids_push(&ids, (uint32_t)value)) *error = "out of memory";
+        for (size_t i = 0; i < v->count && !*error; i++) {
+            const gptoss_json_value *item = &v->items[i];
+            char *end = NULL;
+            unsigned long long id = 0;
+            if (item->type == GPTOSS_JSON_NUMBER && item->text[0] != '-' && !gptoss_json_number_is_float(item))
+                id = strtoull(item->text, &end, 10);
+            if (!end || *end || id > UINT32_MAX) *error = "token ids must be integers from 0 to 4294967295";
+            else if (!gptoss_ids_push(&ids, (uint32_t)id)) *error = "out of memory";
         }
     }
+    gptoss_json_value_free(v);
     if (!*error && !ids.data && !(ids.data = malloc(sizeof *ids.data))) *error = "out of memory";
     if (*error) {
         free(ids.data);

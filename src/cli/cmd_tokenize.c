@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "options.h"
 #include "tokenizer.h"
 #include "tokenizer_json.h"
 
@@ -217,32 +218,6 @@ static int run_jsonl(const gptoss_tokenizer *tok, const options *o, int encode) 
     free(line);
     free(out.data);
     return failed;
-}
-
-/* Ids written as a JSON array or separated by spaces or commas. */
-static uint32_t *parse_id_list(const char *text, size_t len, size_t *n, const char **error) {
-    gptoss_ids ids = {0};
-    *error = NULL;
-    for (size_t i = 0; i < len && !*error;) {
-        char c = text[i];
-        if (c == '[' || c == ']' || c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            i++;
-            continue;
-        }
-        uint64_t value = 0;
-        size_t digits = 0;
-        while (i < len && text[i] >= '0' && text[i] <= '9' && value <= UINT32_MAX)
-            value = value * 10 + (uint64_t)(text[i++] - '0'), digits++;
-        if (!digits || value > UINT32_MAX) *error = "token ids must be non-negative integers";
-        else if (!gptoss_ids_push(&ids, (uint32_t)value)) *error = "out of memory";
-    }
-    if (!*error && !ids.data && !(ids.data = malloc(sizeof *ids.data))) *error = "out of memory";
-    if (*error) {
-        free(ids.data);
-        return NULL;
-    }
-    *n = ids.len;
-    return ids.data;
 }
 
 /* Without --jsonl: all of stdin is one input. */

@@ -3,6 +3,7 @@
 
 #include "kernels.h"
 #include "progress.h"
+#include "tokenizer_buffer.h"
 
 #include <errno.h>
 #include <math.h>
@@ -246,4 +247,30 @@ int parse_sampling_option(int argc, char **argv, int *i, gptoss_sampler_params *
     else ok = parse_u64(value, &p->seed);
     if (!ok) fprintf(stderr, "error: %s: '%s' is not a valid number\n", arg, value);
     return ok ? 1 : -1;
+}
+
+/* Ids written as a JSON array or separated by spaces or commas. */
+uint32_t *parse_id_list(const char *text, size_t len, size_t *n, const char **error) {
+    gptoss_ids ids = {0};
+    *error = NULL;
+    for (size_t i = 0; i < len && !*error;) {
+        char c = text[i];
+        if (c == '[' || c == ']' || c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            i++;
+            continue;
+        }
+        uint64_t value = 0;
+        size_t digits = 0;
+        while (i < len && text[i] >= '0' && text[i] <= '9' && value <= UINT32_MAX)
+            value = value * 10 + (uint64_t)(text[i++] - '0'), digits++;
+        if (!digits || value > UINT32_MAX) *error = "token ids must be integers from 0 to 4294967295";
+        else if (!gptoss_ids_push(&ids, (uint32_t)value)) *error = "out of memory";
+    }
+    if (!*error && !ids.data && !(ids.data = malloc(sizeof *ids.data))) *error = "out of memory";
+    if (*error) {
+        free(ids.data);
+        return NULL;
+    }
+    *n = ids.len;
+    return ids.data;
 }

@@ -48,6 +48,11 @@ int parse_float(const char *text, float *out);
 /* Parses "1,2,3" into a malloc'd array. Returns 0 and prints why on bad input. */
 int parse_token_list(const char *text, uint32_t **out_ids, uint32_t *out_count);
 
+/* Token ids written as a JSON array or separated by spaces or commas, from
+ * text[0..len). Returns a malloc'd array (never NULL on success) and *n, or
+ * NULL with *error set (a fixed string). */
+uint32_t *parse_id_list(const char *text, size_t len, size_t *n, const char **error);
+
 /* The value after argv[*i], or NULL (after printing an error) if missing. */
 const char *option_value(int argc, char **argv, int *i);
 
