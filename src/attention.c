@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "numeric.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_AVX512_PATH 1
@@ -20,15 +22,6 @@ static inline const float *value_row(const attn_source *src, uint32_t position) 
         return src->batch_values + (size_t)(position - src->batch_start) * src->cache->kv_dim;
     return kv_value(src->cache, src->layer, position);
 }
-
-/* The core is built for the baseline ISA; on x86-64 Linux the compiler also
- * emits AVX2 and AVX-512 versions of these loops, chosen when the program
- * loads (the matmuls have their own per-ISA kernels in simd/). */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
 
 enum { KEY_BLOCK = 16 };
 
@@ -50,6 +43,20 @@ VECTOR_CLONES static void tile_scores(const float *q, const float *keys_t, uint3
 VECTOR_CLONES static void scale_add(float *out, const float *v, float weight, uint32_t n) {
 #pragma omp simd
     for (uint32_t i = 0; i < n; i++) out[i] += weight * v[i];
+}
+
+/* s[j] = e^(s[j] - max) for j < count; returns their sum. Weights below
+ * e^-87 become 0: they are subnormal, add nothing to a sum that holds at
+ * least one 1, and every multiply by one would cost a microcode assist. */
+VECTOR_CLONES static float exp_shifted(float *s, uint32_t count, float max) {
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (uint32_t j = 0; j < count; j++) {
+        const float x = s[j] - max;
+        s[j] = x < -87.0f ? 0.0f : exp_poly(x);
+        sum += s[j];
+    }
+    return sum;
 }
 
 static inline void scale_vector(float *out, float factor, uint32_t n) {
@@ -145,10 +152,7 @@ void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src,
             running_sum[h] *= correction;
             scale_vector(out + (size_t)h * head_dim, correction, head_dim);
             running_max[h] = tile_max;
-            for (uint32_t j = 0; j < count; j++) {
-                s[j] = expf(s[j] - tile_max);
-                running_sum[h] += s[j];
-            }
+            running_sum[h] += exp_shifted(s, count, tile_max);
         }
         const float *values[GPTOSS_ATTN_TILE]; /* the tile's value rows, located once (ring slots need a modulo) */
         for (uint32_t j = 0; j < count; j++) values[j] = value_row(src, start + j) + offset;

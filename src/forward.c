@@ -117,12 +117,14 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
     const size_t q_dim = (size_t)nq * d, kv_dim = (size_t)nkv * d;
     const uint32_t pos0 = ctx->position;
 
+#pragma omp parallel for schedule(static) if (n > 1) num_threads(ctx->n_threads)
     for (uint32_t t = 0; t < n; t++) rmsnorm(ctx->h + t * H, ctx->x + t * H, layer->attn_norm, H, c->rms_norm_eps);
     gptoss_q8_acts hq;
     const gptoss_q8_acts *h8 = quantized(ctx, ctx->h, n, H, &hq);
     gptoss_linear_dense(m->kernels, layer->wq, &layer->wq8, layer->bq, q_dim, H, ctx->h, h8, n, ctx->q);
     gptoss_linear_dense(m->kernels, layer->wk, &layer->wk8, layer->bk, kv_dim, H, ctx->h, h8, n, ctx->k);
     gptoss_linear_dense(m->kernels, layer->wv, &layer->wv8, layer->bv, kv_dim, H, ctx->h, h8, n, ctx->v);
+#pragma omp parallel for schedule(static) if (n > 1) num_threads(ctx->n_threads)
     for (uint32_t t = 0; t < n; t++) {
         const float *table = ctx->rope_table + (size_t)t * d;
         gptoss_rope_apply(&ctx->rope, table, ctx->q + t * q_dim, nq);
@@ -154,12 +156,14 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
     gptoss_q8_acts aq;
     const gptoss_q8_acts *a8 = quantized(ctx, ctx->attn, n, q_dim, &aq);
     gptoss_linear_dense(m->kernels, layer->wo, &layer->wo8, layer->bo, H, q_dim, ctx->attn, a8, n, ctx->h);
+#pragma omp parallel for schedule(static) if (n > 1) num_threads(ctx->n_threads)
     for (size_t j = 0; j < (size_t)n * H; j++) ctx->x[j] += ctx->h[j];
 }
 
 static void mlp_block(gptoss_context *ctx, const gptoss_layer *layer, uint32_t n) {
     const gptoss_config *c = &ctx->model->config;
     const uint32_t H = c->hidden_size;
+#pragma omp parallel for schedule(static) if (n > 1) num_threads(ctx->n_threads)
     for (uint32_t t = 0; t < n; t++) rmsnorm(ctx->h + t * H, ctx->x + t * H, layer->mlp_norm, H, c->rms_norm_eps);
     gptoss_q8_acts hq;
     gptoss_moe_forward(ctx->model, layer, ctx->h, quantized(ctx, ctx->h, n, H, &hq), n, ctx->x, &ctx->moe);

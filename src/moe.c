@@ -28,13 +28,16 @@ void gptoss_router_topk(const float *logits, uint32_t n_experts, uint32_t k, uin
     for (uint32_t j = 0; j < k; j++) weights[j] /= sum;
 }
 
-void gptoss_swiglu(const float *gate_up, uint32_t n_out, float limit, float *out) {
+VECTOR_CLONES void gptoss_swiglu(const float *gate_up, uint32_t n_out, float limit, float *out) {
     const float alpha = 1.702f;
+#pragma omp simd
     for (uint32_t i = 0; i < n_out; i++) {
-        float gate = fminf(gate_up[2 * i], limit);
-        float up = fminf(fmaxf(gate_up[2 * i + 1], -limit), limit);
-        float glu = gate / (1.0f + expf(-alpha * gate));
-        out[i] = glu * (up + 1.0f);
+        /* clamps as the reference's (NaN aside), written so they vectorise */
+        const float gate = gate_up[2 * i] < limit ? gate_up[2 * i] : limit;
+        const float up_in = gate_up[2 * i + 1], up = up_in < -limit ? -limit : up_in > limit ? limit : up_in;
+        /* gate is unbounded below: past e^88 the sigmoid is 0 to float precision anyway */
+        const float e = -alpha * gate < 88.0f ? exp_poly(-alpha * gate) : exp_poly(88.0f);
+        out[i] = gate / (1.0f + e) * (up + 1.0f);
     }
 }
 
@@ -165,6 +168,7 @@ void gptoss_moe_forward(const gptoss_model *m, const gptoss_layer *layer, const 
     const uint32_t E = c->num_local_experts, k = c->num_experts_per_tok, S = n * k;
 
     gptoss_linear_bf16(m->kernels, layer->router_w, layer->router_b, E, H, h, n, s->router_logits);
+#pragma omp parallel for schedule(static) if (n > 1)
     for (uint32_t t = 0; t < n; t++)
         gptoss_router_topk(s->router_logits + (size_t)t * E, E, k, s->choice + t * k, s->choice_weight + t * k);
     group_by_expert(s, n, k, E);

@@ -1,5 +1,6 @@
 /* test_mxfp4.c - MXFP4 decoding in the scalar kernel: every nibble at every
- * scale, in both nibble positions, and BF16 conversion edges. */
+ * scale, in both nibble positions, BF16 conversion edges, and the vector
+ * loops' exponential. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
@@ -92,4 +93,19 @@ Test(bf16, matmul_matches_double) {
             for (int c = 0; c < COLS; c++) want += (double)bf16_to_f32(w[r * COLS + c]) * x[t * COLS + c];
             cr_expect_float_eq(y[t * ROWS + r], (float)want, 1e-5, "row %d token %d", r, t);
         }
+}
+
+/* exp_poly against double-precision exp over its whole range, every 1/4096:
+ * at most 2 units in the last place. */
+Test(exp_poly, within_2_ulp_of_exp) {
+    double worst = 0;
+    float worst_x = 0;
+    for (int i = -87 * 4096; i <= 88 * 4096; i++) {
+        const float x = (float)i / 4096.0f, got = exp_poly(x);
+        const double want = exp((double)x), ulp = nextafterf((float)want, INFINITY) - (float)want;
+        const double err = fabs(got - want) / ulp;
+        if (err > worst) worst = err, worst_x = x;
+    }
+    cr_log_info("exp_poly: worst %.2f ulp at x = %g", worst, worst_x);
+    cr_expect_leq(worst, 2.0, "exp_poly is %.2f ulp off at x = %g", worst, worst_x);
 }
