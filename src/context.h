@@ -37,6 +37,7 @@ struct gptoss_context {
     int n_threads;
     int fast;                    /* int8 activations (fast precision) */
     q8_buffer act_q8;            /* quantised activations of the batch */
+    float *parts;                /* fast: [2][MAX_BATCH][max(q_dim, H)], q/k/v's input residual, then its products */
 };
 
 /* Frees the snapshot buffers (prefix.c). */

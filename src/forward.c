@@ -58,7 +58,11 @@ gptoss_status gptoss_context_create(gptoss_model *model, uint32_t n_ctx, gptoss_
     if (s == GPTOSS_OK) s = gptoss_rope_init(&ctx->rope, c);
     ctx->fast = model->precision == GPTOSS_PRECISION_FAST;
     if (s == GPTOSS_OK) s = moe_scratch_init(&ctx->moe, c, MAX_BATCH, ctx->fast);
-    if (s == GPTOSS_OK && ctx->fast) s = q8_buffer_init(&ctx->act_q8, B * (H > q_dim ? H : q_dim));
+    if (s == GPTOSS_OK && ctx->fast) { /* q/k/v's input in two parts: its residual, then both parts' products */
+        s = q8_buffer_init(&ctx->act_q8, B * (2 * H > q_dim ? 2 * H : q_dim));
+        ctx->parts = malloc(2 * B * (q_dim > H ? q_dim : H) * sizeof(float));
+        if (s == GPTOSS_OK && !ctx->parts) s = gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
     if (s == GPTOSS_OK) {
         ctx->x = malloc(B * H * sizeof(float));
         ctx->h = malloc(B * H * sizeof(float));
@@ -95,6 +99,7 @@ void gptoss_context_free(gptoss_context *ctx) {
     free(ctx->k);
     free(ctx->v);
     free(ctx->attn);
+    free(ctx->parts);
     free(ctx->rope_table);
     free(ctx->scores);
     free(ctx);
@@ -119,11 +124,20 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
 
 #pragma omp parallel for schedule(static) if (n > 1) num_threads(ctx->n_threads)
     for (uint32_t t = 0; t < n; t++) rmsnorm(ctx->h + t * H, ctx->x + t * H, layer->attn_norm, H, c->rms_norm_eps);
+    /* q and k become attention scores, where int8 activations cost the most
+     * accuracy (README, Precision): their input goes in two int8 parts. */
     gptoss_q8_acts hq;
-    const gptoss_q8_acts *h8 = quantized(ctx, ctx->h, n, H, &hq);
-    gptoss_linear_dense(m->kernels, layer->wq, &layer->wq8, layer->bq, q_dim, H, ctx->h, h8, n, ctx->q);
-    gptoss_linear_dense(m->kernels, layer->wk, &layer->wk8, layer->bk, kv_dim, H, ctx->h, h8, n, ctx->k);
-    gptoss_linear_dense(m->kernels, layer->wv, &layer->wv8, layer->bv, kv_dim, H, ctx->h, h8, n, ctx->v);
+    const gptoss_q8_acts *h8 = NULL;
+    if (ctx->fast && H % GPTOSS_QBLOCK == 0) {
+        hq = gptoss_quantize_rows_two_part(m->kernels, ctx->h, n, H, ctx->parts, &ctx->act_q8);
+        h8 = &hq;
+    }
+    gptoss_linear_dense_two_part(m->kernels, layer->wq, &layer->wq8, layer->bq, q_dim, H, ctx->h, h8, n, ctx->parts,
+                                 ctx->q);
+    gptoss_linear_dense_two_part(m->kernels, layer->wk, &layer->wk8, layer->bk, kv_dim, H, ctx->h, h8, n, ctx->parts,
+                                 ctx->k);
+    gptoss_linear_dense_two_part(m->kernels, layer->wv, &layer->wv8, layer->bv, kv_dim, H, ctx->h, h8, n, ctx->parts,
+                                 ctx->v);
 #pragma omp parallel for schedule(static) if (n > 1) num_threads(ctx->n_threads)
     for (uint32_t t = 0; t < n; t++) {
         const float *table = ctx->rope_table + (size_t)t * d;

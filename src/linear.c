@@ -37,6 +37,19 @@ gptoss_q8_acts gptoss_quantize_rows(const gptoss_kernels *k, const float *x, siz
     return (gptoss_q8_acts){b->q, b->scale, b->sum, cols};
 }
 
+gptoss_q8_acts gptoss_quantize_rows_two_part(const gptoss_kernels *k, const float *x, size_t n_tokens, size_t cols,
+                                             float *residual, q8_buffer *b) {
+    const size_t nb = cols / GPTOSS_QBLOCK;
+    gptoss_q8_acts coarse = gptoss_quantize_rows(k, x, n_tokens, cols, b);
+#pragma omp parallel for schedule(static) if (n_tokens > 1)
+    for (long t = 0; t < (long)n_tokens; t++)
+        for (size_t i = (size_t)t * cols; i < (size_t)(t + 1) * cols; i++)
+            residual[i] = x[i] - (float)coarse.q[i] * coarse.scale[i / GPTOSS_QBLOCK];
+    q8_buffer rest = {b->q + n_tokens * cols, b->scale + n_tokens * nb, b->sum + n_tokens * nb};
+    gptoss_quantize_rows(k, residual, n_tokens, cols, &rest);
+    return coarse; /* its rows run on into the residual's */
+}
+
 gptoss_q8_acts gptoss_q8_acts_offset(const gptoss_q8_acts *a, size_t first) {
     const size_t nb = a->cols / GPTOSS_QBLOCK;
     return (gptoss_q8_acts){a->q + first * a->cols, a->scale + first * nb, a->sum + first * nb, a->cols};
@@ -87,5 +100,18 @@ void gptoss_linear_dense(const gptoss_kernels *k, const uint16_t *w, const gptos
         const gptoss_q8_matrix part = {w_q8->q + r0 * cols, w_q8->scale + r0 * nb};
         k->matmul_q8(&part, count, cols, xq, n_tokens, y + r0, rows);
     }
+    add_bias(bias, rows, n_tokens, y);
+}
+
+void gptoss_linear_dense_two_part(const gptoss_kernels *k, const uint16_t *w, const gptoss_q8_matrix *w_q8,
+                                  const uint16_t *bias, size_t rows, size_t cols, const float *x,
+                                  const gptoss_q8_acts *xq, size_t n_tokens, float *parts, float *y) {
+    if (!w_q8 || !w_q8->q || !xq) {
+        gptoss_linear_bf16(k, w, bias, rows, cols, x, n_tokens, y);
+        return;
+    }
+    gptoss_linear_dense(k, w, w_q8, NULL, rows, cols, x, xq, 2 * n_tokens, parts);
+    const float *rest = parts + n_tokens * rows;
+    for (size_t i = 0; i < n_tokens * rows; i++) y[i] = parts[i] + rest[i];
     add_bias(bias, rows, n_tokens, y);
 }
