@@ -5,7 +5,8 @@
  * Decode rows (one token) stream a working set far larger than the last-level
  * cache, the way a decoded token does: a layer's 32 experts round-robin for
  * MXFP4, the 201088 x 2880 unembedding for the dense kernels. Prefill rows
- * run a 128-token tile against one matrix and report GOP/s. */
+ * run a 128-token tile against one matrix, and an expert's 16-token share of
+ * a 128-token prefill against the 32 experts in turn, and report GOP/s. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ static const bench_case cases[] = {
     {"matvec_q8 (unembed)", K_Q8, "fast", VOCAB, H, 1, 1},
     {"matmul_mxfp4 (gate_up)", K_MXFP4, "exact", 2 * I, H, PREFILL_TOKENS, 1},
     {"matmul_mxfp4_q8 (gate_up)", K_MXFP4_Q8, "fast", 2 * I, H, PREFILL_TOKENS, 1},
+    /* an expert's share of a 128-token prefill (128 x top-4 / 32 experts), weights from memory */
+    {"matmul_mxfp4_q8 (expert)", K_MXFP4_Q8, "fast", 2 * I, H, PREFILL_TOKENS * 4 / EXPERTS, EXPERTS},
     {"matmul_bf16 (q_proj)", K_BF16, "exact", Q_DIM, H, PREFILL_TOKENS, 1},
     {"matmul_q8 (q_proj)", K_Q8, "fast", Q_DIM, H, PREFILL_TOKENS, 1},
 };
@@ -157,8 +160,9 @@ static double time_case(const gptoss_kernels *k, const bench_case *c, const weig
 static void usage(FILE *out) {
     fprintf(out, "usage: gptoss-bench kernels [--isa all|scalar|avx2|avx512|neon] [--threads N] [--json]\n\n"
                  "Times every kernel at the gpt-oss-20b shapes (decode: 1 token over a working set\n"
-                 "larger than the caches; prefill: a 128-token tile) and compares weight GB/s with\n"
-                 "the read bandwidth measured in the same run.\n");
+                 "larger than the caches; prefill: a 128-token tile, and an expert's 16 tokens) and\n"
+                 "compares weight GB/s with"
+                 " the read bandwidth measured in the same run.\n");
 }
 
 int bench_kernels_main(int argc, char **argv) {
