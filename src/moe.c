@@ -125,6 +125,8 @@ static void group_by_expert(moe_scratch *s, uint32_t n, uint32_t k, uint32_t E) 
     }
 }
 
+static uint32_t expert_tokens(const moe_scratch *s, uint32_t e) { return s->expert_start[e + 1] - s->expert_start[e]; }
+
 /* One expert matmul over its slots, for rows [r0, r0 + count) of the matrix. */
 static void run_expert_rows(const gptoss_kernels *k, const expert_matrix *w, size_t r0, size_t count,
                             const float *x, const gptoss_q8_acts *xq, size_t n_slots, float *y) {
@@ -145,6 +147,13 @@ static void run_experts(const gptoss_model *m, const moe_scratch *s, const exper
     uint32_t *list = s->active, n_active = 0;
     for (uint32_t e = 0; e < E; e++)
         if (s->expert_start[e + 1] > s->expert_start[e]) list[n_active++] = e;
+    /* busiest experts first, so the last items handed out are short ones
+     * and the threads finish together */
+    for (uint32_t a = 1; a < n_active; a++)
+        for (uint32_t b = a; b > 0 && expert_tokens(s, list[b]) > expert_tokens(s, list[b - 1]); b--) {
+            const uint32_t e = list[b];
+            list[b] = list[b - 1], list[b - 1] = e;
+        }
     const size_t chunk = gptoss_rows_per_chunk(rows * n_active, n_slots / (n_active ? n_active : 1));
     const long blocks_per_expert = (long)((rows + chunk - 1) / chunk);
     const long items = (long)n_active * blocks_per_expert;
