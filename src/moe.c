@@ -36,8 +36,8 @@ VECTOR_CLONES void gptoss_swiglu(const float *gate_up, uint32_t n_out, float lim
         const float gate = gate_up[2 * i] < limit ? gate_up[2 * i] : limit;
         const float up_in = gate_up[2 * i + 1], up = up_in < -limit ? -limit : up_in > limit ? limit : up_in;
         /* gate is unbounded below: past e^88 the sigmoid is 0 to float precision anyway */
-        const float e = -alpha * gate < 88.0f ? exp_poly(-alpha * gate) : exp_poly(88.0f);
-        out[i] = gate / (1.0f + e) * (up + 1.0f);
+        const float z = -alpha * gate;
+        out[i] = gate / (1.0f + exp_poly(z < 88.0f ? z : 88.0f)) * (up + 1.0f);
     }
 }
 
