@@ -6,8 +6,8 @@
 
 #include "server_reply.h"
 
-/* `data: {"id":...,"choices":[{"index":0,"delta":` */
-static void chunk_open(server_reply *r) {
+/* `data: {"id":...,"system_fingerprint":null,`: what every chunk starts with */
+static void chunk_header(server_reply *r) {
     json_out *w = &r->out;
     json_raw(w, "data: {\"id\":");
     json_cstring(w, r->id);
@@ -15,7 +15,13 @@ static void chunk_open(server_reply *r) {
     json_i64(w, r->created);
     json_raw(w, ",\"model\":");
     json_cstring(w, r->model);
-    json_raw(w, ",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"delta\":");
+    json_raw(w, ",\"system_fingerprint\":null,");
+}
+
+/* `data: {"id":...,"choices":[{"index":0,"delta":` */
+static void chunk_open(server_reply *r) {
+    chunk_header(r);
+    json_raw(&r->out, "\"choices\":[{\"index\":0,\"delta\":");
 }
 
 static void chunk_close(server_reply *r, const char *finish) {
@@ -102,13 +108,8 @@ void chat_finish(server_reply *r) {
     json_raw(w, "{}");
     chunk_close(r, r->finish);
     if (r->request->include_usage) {
-        json_raw(w, "data: {\"id\":");
-        json_cstring(w, r->id);
-        json_raw(w, ",\"object\":\"chat.completion.chunk\",\"created\":");
-        json_i64(w, r->created);
-        json_raw(w, ",\"model\":");
-        json_cstring(w, r->model);
-        json_raw(w, ",\"system_fingerprint\":null,\"choices\":[],\"usage\":");
+        chunk_header(r);
+        json_raw(w, "\"choices\":[],\"usage\":");
         chat_usage(r, w);
         json_raw(w, "}\n\n");
     }
