@@ -15,6 +15,12 @@ double bench_read_bandwidth_isolated(int threads, size_t bytes, int reps);
 
 double bench_seconds(void);
 
+/* Sorts values ascending. */
+void bench_sort(double *values, size_t n);
+
+/* The median of values (sorting them); 0 when n is 0. */
+double bench_median(double *values, size_t n);
+
 int bench_kernels_main(int argc, char **argv);
 int bench_e2e_main(int argc, char **argv);
 int bench_load_main(int argc, char **argv);

@@ -147,11 +147,6 @@ static void *client_main(void *arg) {
     return NULL;
 }
 
-static int by_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double percentile(const double *sorted, int n, double p) {
     if (n == 0) return 0;
     int i = (int)(p / 100.0 * (n - 1) + 0.5);
@@ -159,7 +154,7 @@ static double percentile(const double *sorted, int n, double p) {
 }
 
 static void print_percentiles(const char *what, double *values, int n) {
-    qsort(values, (size_t)n, sizeof *values, by_double);
+    bench_sort(values, (size_t)n);
     printf("%-22s p50 %7.3f s   p90 %7.3f s   p99 %7.3f s   max %7.3f s\n", what, percentile(values, n, 50),
            percentile(values, n, 90), percentile(values, n, 99), n ? values[n - 1] : 0);
 }
@@ -274,8 +269,8 @@ static int cache_phase(const load_options *o, const char *dir) {
         cold[round] = r.first_token, cold_prompt = r.prompt, cold_cached = r.cached;
     }
     const int exit_status = stop_server(&server);
-    qsort(warm, ROUNDS, sizeof *warm, by_double);
-    qsort(cold, ROUNDS, sizeof *cold, by_double);
+    bench_sort(warm, ROUNDS);
+    bench_sort(cold, ROUNDS);
     printf("prompt cache: second turn %d prompt tokens (%d cached): time to first token %.3f s (median of %d)\n",
            warm_prompt, warm_cached, warm[ROUNDS / 2], ROUNDS);
     printf("              cold request %d prompt tokens (%d cached): time to first token %.3f s; %.1fx faster warm\n",
