@@ -247,42 +247,52 @@ Test(kernels, q8_dense) {
     }
 }
 
+/* Every SIMD matmul_mxfp4_q8 against the scalar one on shape s. */
+static void check_mxfp4_q8(const gptoss_kernels *const *sets, int n_sets, shape s) {
+    size_t nb = s.cols / 32;
+    uint8_t *blocks = malloc(s.rows * s.cols / 2 + 1), *scales = malloc(s.rows * nb + 1);
+    random_mxfp4(blocks + 1, scales + 1, s.rows, s.cols);
+    float *x = malloc(s.tokens * s.cols * sizeof *x);
+    for (size_t i = 0; i < s.tokens * s.cols; i++) x[i] = next_normal();
+    q8_buffers qx = quantize_all(x, s.tokens, s.cols);
+    size_t ny = s.tokens * s.ldy;
+    float *want = calloc(ny, sizeof *want), *got = calloc(ny, sizeof *got), *tol = calloc(ny, sizeof *tol);
+    double *terms = malloc(nb * sizeof *terms);
+    gptoss_kernels_scalar.matmul_mxfp4_q8(blocks + 1, scales + 1, s.rows, s.cols, &qx.acts, s.tokens, want, s.ldy);
+    for (size_t t = 0; t < s.tokens; t++)
+        for (size_t r = 0; r < s.rows; r++) {
+            for (size_t b = 0; b < nb; b++) {
+                int32_t dot = 0;
+                for (int i = 0; i < 32; i++) {
+                    uint8_t byte = blocks[1 + r * s.cols / 2 + b * 16 + i / 2];
+                    dot += gptoss_fp4_times2[i % 2 ? byte >> 4 : byte & 15] * qx.acts.q[t * s.cols + b * 32 + i];
+                }
+                terms[b] = dot * ldexp(1.0, scales[1 + r * nb + b] - 128) * qx.acts.scale[t * nb + b];
+            }
+            tol[t * s.ldy + r] = q8_tolerance(terms, nb);
+        }
+    for (int k = 0; k < n_sets; k++) {
+        memset(got, 0, ny * sizeof *got);
+        sets[k]->matmul_mxfp4_q8(blocks + 1, scales + 1, s.rows, s.cols, &qx.acts, s.tokens, got, s.ldy);
+        compare("matmul_mxfp4_q8", sets[k]->name, &s, got, want, tol);
+    }
+    free(blocks), free(scales), free(x), free(want), free(got), free(tol), free(terms);
+    free_q8(&qx);
+}
+
 Test(kernels, mxfp4_q8) {
     const gptoss_kernels *sets[4];
     int n_sets = simd_sets(sets);
-    for (int trial = 0; trial < TRIALS; trial++) {
-        shape s = random_shape(0);
-        size_t nb = s.cols / 32;
-        uint8_t *blocks = malloc(s.rows * s.cols / 2 + 1), *scales = malloc(s.rows * nb + 1);
-        random_mxfp4(blocks + 1, scales + 1, s.rows, s.cols);
-        float *x = malloc(s.tokens * s.cols * sizeof *x);
-        for (size_t i = 0; i < s.tokens * s.cols; i++) x[i] = next_normal();
-        q8_buffers qx = quantize_all(x, s.tokens, s.cols);
-        size_t ny = s.tokens * s.ldy;
-        float *want = calloc(ny, sizeof *want), *got = calloc(ny, sizeof *got), *tol = calloc(ny, sizeof *tol);
-        double *terms = malloc(nb * sizeof *terms);
-        gptoss_kernels_scalar.matmul_mxfp4_q8(blocks + 1, scales + 1, s.rows, s.cols, &qx.acts, s.tokens, want,
-                                              s.ldy);
-        for (size_t t = 0; t < s.tokens; t++)
-            for (size_t r = 0; r < s.rows; r++) {
-                for (size_t b = 0; b < nb; b++) {
-                    int32_t dot = 0;
-                    for (int i = 0; i < 32; i++) {
-                        uint8_t byte = blocks[1 + r * s.cols / 2 + b * 16 + i / 2];
-                        dot += gptoss_fp4_times2[i % 2 ? byte >> 4 : byte & 15] * qx.acts.q[t * s.cols + b * 32 + i];
-                    }
-                    terms[b] = dot * ldexp(1.0, scales[1 + r * nb + b] - 128) * qx.acts.scale[t * nb + b];
-                }
-                tol[t * s.ldy + r] = q8_tolerance(terms, nb);
-            }
-        for (int k = 0; k < n_sets; k++) {
-            memset(got, 0, ny * sizeof *got);
-            sets[k]->matmul_mxfp4_q8(blocks + 1, scales + 1, s.rows, s.cols, &qx.acts, s.tokens, got, s.ldy);
-            compare("matmul_mxfp4_q8", sets[k]->name, &s, got, want, tol);
-        }
-        free(blocks), free(scales), free(x), free(want), free(got), free(tol), free(terms);
-        free_q8(&qx);
-    }
+    for (int trial = 0; trial < TRIALS; trial++) check_mxfp4_q8(sets, n_sets, random_shape(0));
+}
+
+/* Many tokens against wide rows: several row tiles and column chunks, and
+ * token counts past any register tile's. */
+Test(kernels, mxfp4_q8_wide_panels) {
+    const gptoss_kernels *sets[4];
+    int n_sets = simd_sets(sets);
+    const shape wide[] = {{33, 41, 32 * 180, 35}, {17, 128, 32 * 90, 17}, {5, 21, 32 * 300 + 32, 5}};
+    for (size_t i = 0; i < COUNT(wide); i++) check_mxfp4_q8(sets, n_sets, wide[i]);
 }
 
 /* The fast kernels approximate the exact ones: int8 activations cost ~1%. */
