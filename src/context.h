@@ -12,7 +12,7 @@
 #include "rope.h"
 
 enum {
-    MAX_BATCH = 128,             /* tokens per forward chunk */
+    MAX_BATCH = 512,             /* tokens per forward chunk (llama.cpp's default ubatch): each expert tile serves ~64 of them on the 20B */
     GPTOSS_SLIDING_SLACK = 256,  /* positions sliding layers keep beyond the window,
                                     so a context can step back that far for free */
 };

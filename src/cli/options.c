@@ -215,7 +215,7 @@ int open_model(const char *command, const run_options *o, gptoss_model **out_mod
 }
 
 gptoss_status eval_prompt(gptoss_context *ctx, const uint32_t *tokens, uint32_t n_tokens, float *logits) {
-    enum { CHUNK = 256, SHOW_FROM = 1024 };
+    enum { CHUNK = 512, SHOW_FROM = 1024 }; /* one forward batch per step */
     if (n_tokens < SHOW_FROM) return gptoss_context_eval(ctx, tokens, n_tokens, GPTOSS_LOGITS_LAST, logits);
     progress bar;
     progress_start_units(&bar, "prefill", "tokens", n_tokens, 1);
