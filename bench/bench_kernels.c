@@ -157,12 +157,35 @@ static double time_case(const gptoss_kernels *k, const bench_case *c, const weig
     return best;
 }
 
+/* GOP/s (2 per multiply-add) of k's int8 dot product issued back to back on
+ * every thread: the arithmetic ceiling of the prefill kernels. Best of 3
+ * runs of at least 0.1 s. */
+static double int8_peak_gop_s(const gptoss_kernels *k) {
+    uint64_t rounds = 1 << 16;
+    double best = 0;
+    for (int run = 0; run < 3;) {
+        uint64_t macs = 0;
+        const double start = bench_seconds();
+#pragma omp parallel reduction(+ : macs)
+        macs += k->int8_peak(rounds);
+        const double elapsed = bench_seconds() - start;
+        if (elapsed < 0.1) {
+            rounds *= 2;
+            continue;
+        }
+        if (2.0 * (double)macs / elapsed / 1e9 > best) best = 2.0 * (double)macs / elapsed / 1e9;
+        run++;
+    }
+    return best;
+}
+
 static void usage(FILE *out) {
     fprintf(out, "usage: gptoss-bench kernels [--isa all|scalar|avx2|avx512|neon] [--threads N] [--json]\n\n"
                  "Times every kernel at the gpt-oss-20b shapes (decode: 1 token over a working set\n"
                  "larger than the caches; prefill: a 128-token tile, and an expert's 16 tokens) and\n"
-                 "compares weight GB/s with"
-                 " the read bandwidth measured in the same run.\n");
+                 "compares weight GB/s with the read bandwidth measured in the same run (decode's\n"
+                 "ceiling) and GOP/s with the kernel set's int8 dot product issued back to back on\n"
+                 "every thread (prefill's ceiling, peak_gop_s; pct_peak).\n");
 }
 
 int bench_kernels_main(int argc, char **argv) {
@@ -213,26 +236,30 @@ int bench_kernels_main(int argc, char **argv) {
         return 1;
     }
     if (!json)
-        printf("%-28s %-12s %-6s %7s %6s %4s %8s %8s %8s\n", "kernel", "isa", "prec", "rows", "cols", "tok",
-               "GB/s", "GOP/s", "%readbw");
-    for (int s = 0; s < n_sets; s++)
+        printf("%-28s %-12s %-6s %7s %6s %4s %8s %8s %8s %6s\n", "kernel", "isa", "prec", "rows", "cols", "tok",
+               "GB/s", "GOP/s", "%readbw", "%peak");
+    for (int s = 0; s < n_sets; s++) {
+        const double peak = int8_peak_gop_s(sets[s]);
+        fprintf(stderr, "%s: int8 dot product peak %.1f GOP/s (%d threads)\n", sets[s]->name, peak, threads);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const bench_case *c = &cases[i];
             const double seconds = time_case(sets[s], c, &w, sets[s]->isa == GPTOSS_KERNELS_SCALAR ? 0.5 : 1.0);
             const double gb_s = (double)weight_bytes(c) / seconds / 1e9;
             const double gop_s = 2.0 * (double)c->rows * (double)c->cols * (double)c->tokens / seconds / 1e9;
             const double pct = read_bw > 0 ? 100.0 * gb_s / read_bw : 0.0;
+            const double pct_peak = peak > 0 ? 100.0 * gop_s / peak : 0.0;
             if (json)
                 printf("{\"kernel\": \"%s\", \"isa\": \"%s\", \"precision\": \"%s\", \"rows\": %zu, \"cols\": %zu, "
                        "\"n_tokens\": %zu, \"threads\": %d, \"gb_s\": %.3f, \"gop_s\": %.3f, \"read_bw_gb_s\": %.3f, "
-                       "\"pct_read_bw\": %.1f}\n",
+                       "\"pct_read_bw\": %.1f, \"peak_gop_s\": %.3f, \"pct_peak\": %.1f}\n",
                        c->kernel, sets[s]->name, c->precision, c->rows, c->cols, c->tokens, threads, gb_s, gop_s,
-                       read_bw, pct);
+                       read_bw, pct, peak, pct_peak);
             else
-                printf("%-28s %-12s %-6s %7zu %6zu %4zu %8.2f %8.1f %7.1f%%\n", c->kernel, sets[s]->name,
-                       c->precision, c->rows, c->cols, c->tokens, gb_s, gop_s, pct);
+                printf("%-28s %-12s %-6s %7zu %6zu %4zu %8.2f %8.1f %7.1f%% %5.0f%%\n", c->kernel, sets[s]->name,
+                       c->precision, c->rows, c->cols, c->tokens, gb_s, gop_s, pct, pct_peak);
             fflush(stdout);
         }
+    }
     free_weights(&w);
     return 0;
 }

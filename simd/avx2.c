@@ -830,6 +830,25 @@ static void matmul_q8_avx2(const gptoss_q8_matrix *w, size_t rows, size_t cols, 
     }
 }
 
+/* 8 chains (what 16 registers hold) of the kernels' int8 dot: maddubs, madd
+ * to int32, add; 32 multiply-adds. Each chain's accumulator is also its
+ * weight operand, so no two chains can be merged or hoisted. */
+static uint64_t int8_peak_avx2(uint64_t rounds) {
+    const __m256i ones = _mm256_set1_epi16(1), x = _mm256_set1_epi8(5);
+    __m256i a[8];
+    for (int i = 0; i < 8; i++) a[i] = _mm256_set1_epi32(i + 1);
+    for (uint64_t r = 0; r < rounds; r++) {
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            a[i] = _mm256_add_epi32(a[i], _mm256_madd_epi16(_mm256_maddubs_epi16(a[i], x), ones));
+    }
+    __m256i s = a[0];
+    for (int i = 1; i < 8; i++) s = _mm256_add_epi32(s, a[i]);
+    volatile int32_t sink = _mm256_extract_epi32(s, 0);
+    (void)sink;
+    return rounds * 8 * 32;
+}
+
 const gptoss_kernels gptoss_kernels_avx2 = {
     .name = "avx2",
     .isa = GPTOSS_KERNELS_AVX2,
@@ -838,4 +857,5 @@ const gptoss_kernels gptoss_kernels_avx2 = {
     .quantize_q8 = quantize_q8_avx2,
     .matmul_q8 = matmul_q8_avx2,
     .matmul_mxfp4_q8 = matmul_mxfp4_q8_avx2,
+    .int8_peak = int8_peak_avx2,
 };

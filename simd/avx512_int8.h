@@ -459,6 +459,32 @@ INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t row
     }
 }
 
+/* 12 chains of dot_q8 (64 multiply-adds each), each with its own weight
+ * register; the empty asm tells the compiler the weights change every
+ * round, so no product can be hoisted out of the loop. */
+static uint64_t int8_peak(uint64_t rounds) {
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,
+            a9 = a0, a10 = a0, a11 = a0;
+    __m512i w0 = _mm512_set1_epi8(1), w1 = _mm512_set1_epi8(2), w2 = _mm512_set1_epi8(3), w3 = _mm512_set1_epi8(4),
+            w4 = _mm512_set1_epi8(5), w5 = _mm512_set1_epi8(6), w6 = _mm512_set1_epi8(7), w7 = _mm512_set1_epi8(8),
+            w8 = _mm512_set1_epi8(9), w9 = _mm512_set1_epi8(10), w10 = _mm512_set1_epi8(11), w11 = _mm512_set1_epi8(12);
+    const __m512i x = _mm512_set1_epi8(5);
+    for (uint64_t r = 0; r < rounds; r++) {
+        a0 = dot_q8(a0, w0, x), a1 = dot_q8(a1, w1, x), a2 = dot_q8(a2, w2, x), a3 = dot_q8(a3, w3, x);
+        a4 = dot_q8(a4, w4, x), a5 = dot_q8(a5, w5, x), a6 = dot_q8(a6, w6, x), a7 = dot_q8(a7, w7, x);
+        a8 = dot_q8(a8, w8, x), a9 = dot_q8(a9, w9, x), a10 = dot_q8(a10, w10, x), a11 = dot_q8(a11, w11, x);
+        __asm__ volatile(""
+                         : "+v"(w0), "+v"(w1), "+v"(w2), "+v"(w3), "+v"(w4), "+v"(w5), "+v"(w6), "+v"(w7), "+v"(w8),
+                           "+v"(w9), "+v"(w10), "+v"(w11));
+    }
+    const __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
+                                       _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7)));
+    volatile int32_t sink = _mm512_reduce_add_epi32(
+        _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(a8, a9), _mm512_add_epi32(a10, a11))));
+    (void)sink;
+    return rounds * 12 * 64;
+}
+
 static void int8_matmul_q8(const gptoss_q8_matrix *w, size_t rows, size_t cols, const gptoss_q8_acts *x,
                            size_t n_tokens, float *y, size_t ldy) {
     const int8_weights weights = {(const uint8_t *)w->q, (const uint8_t *)w->scale, cols, cols / 32};

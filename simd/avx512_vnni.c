@@ -29,4 +29,5 @@ const gptoss_kernels gptoss_kernels_avx512_vnni = {
     .quantize_q8 = gptoss_avx512_quantize_q8,
     .matmul_q8 = int8_matmul_q8,
     .matmul_mxfp4_q8 = int8_matmul_mxfp4_q8,
+    .int8_peak = int8_peak,
 };

@@ -68,6 +68,12 @@ typedef struct gptoss_kernels {
      * y[t*ldy + r] = sum_b (int dot of 2*FP4 values with q) * 2^(s-128) * x.scale[t][b]. */
     void (*matmul_mxfp4_q8)(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
                             const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy);
+
+    /* bench: the int8 dot product the fast kernels are built on, issued back
+     * to back on registers (independent chains) for `rounds` rounds.
+     * Returns the multiply-adds done, so gptoss-bench can set the prefill
+     * kernels against the core's arithmetic peak. */
+    uint64_t (*int8_peak)(uint64_t rounds);
 } gptoss_kernels;
 
 /* Every kernel set compiled into this binary; NULL where the build lacks one.

@@ -27,4 +27,5 @@ const gptoss_kernels gptoss_kernels_neon_dotprod = {
     .quantize_q8 = gptoss_neon_quantize_q8,
     .matmul_q8 = matmul_q8,
     .matmul_mxfp4_q8 = matmul_mxfp4_q8,
+    .int8_peak = int8_peak,
 };

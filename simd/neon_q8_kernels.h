@@ -159,4 +159,25 @@ static void matmul_mxfp4_q8(const uint8_t *blocks, const uint8_t *scales, size_t
     }
 }
 
+/* 12 chains of neon_dot_q8 (32 multiply-adds each). Each chain takes its
+ * neighbour's accumulator as the weight operand, so no two chains can be
+ * merged or hoisted, and no accumulator has to be copied. */
+static uint64_t int8_peak(uint64_t rounds) {
+    int32x4_t a[12];
+    for (int i = 0; i < 12; i++) a[i] = vdupq_n_s32(i + 1);
+    const int8x16_t x = vdupq_n_s8(5);
+    for (uint64_t r = 0; r < rounds; r++) {
+        NEON_UNROLL
+        for (int i = 0; i < 12; i++) {
+            const int8x16_t w = vreinterpretq_s8_s32(a[(i + 1) % 12]);
+            a[i] = neon_dot_q8(a[i], w, w, x, x);
+        }
+    }
+    int32x4_t s = a[0];
+    for (int i = 1; i < 12; i++) s = vaddq_s32(s, a[i]);
+    volatile int32_t sink = vaddvq_s32(s);
+    (void)sink;
+    return rounds * 12 * 32;
+}
+
 #endif

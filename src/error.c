@@ -33,7 +33,9 @@ gptoss_status gptoss_fail_context(gptoss_status status, const char *format, ...)
     va_start(args, format);
     vsnprintf(prefix, sizeof prefix, format, args);
     va_end(args);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, previous);
+    /* a message too long for the buffer is cut short, which is fine */
+    if (snprintf(last_error, sizeof last_error, "%s: %s", prefix, previous) >= (int)sizeof last_error)
+        last_error[sizeof last_error - 1] = '\0';
     make_one_line(last_error);
     return status;
 }

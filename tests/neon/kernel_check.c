@@ -462,6 +462,16 @@ static void check_fast_close_to_exact(void) {
     free_q8(&qx);
 }
 
+/* gptoss-bench's peak loop exists in every set and counts its work. */
+static void check_int8_peak(void) {
+    for (int k = 0; k < n_sets; k++) {
+        if (!check(sets[k]->int8_peak != NULL, "%s has no int8_peak", sets[k]->name)) continue;
+        const uint64_t ten = sets[k]->int8_peak(10), twenty = sets[k]->int8_peak(20);
+        check(ten > 0 && twenty == 2 * ten && sets[k]->int8_peak(0) == 0, "%s: int8_peak counts %llu then %llu",
+              sets[k]->name, (unsigned long long)ten, (unsigned long long)twenty);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *expect = NULL;
     int trials = 100;
@@ -483,6 +493,7 @@ int main(int argc, char **argv) {
     check_mxfp4_q8(trials);
     check_all_scales();
     check_empty();
+    check_int8_peak();
     check_fast_close_to_exact();
     printf("kernel_check: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
