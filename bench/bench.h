@@ -15,6 +15,13 @@ double bench_read_bandwidth_isolated(int threads, size_t bytes, int reps);
 
 double bench_seconds(void);
 
+struct gptoss_kernels;
+
+/* GOP/s (2 per multiply-add) of k's int8 dot product issued back to back on
+ * every OpenMP thread: the ceiling of the int8 prefill kernels. Best of 3
+ * runs of at least 0.1 s each. */
+double bench_int8_peak_gop_s(const struct gptoss_kernels *k);
+
 /* Sorts values ascending. */
 void bench_sort(double *values, size_t n);
 

@@ -35,6 +35,19 @@ static uint64_t peak_rss(void) {
 #endif
 }
 
+/* Multiply-adds of one prompt token through the linear layers (attention
+ * projections and its k experts; the unembedding runs once per prefill and
+ * the attention scores are left out: both are small at prompt lengths like
+ * 128). Twice this is the token's share of prefill GOP. */
+static double macs_per_token(const gptoss_config *c) {
+    const double H = c->hidden_size, I = c->intermediate_size;
+    const double q_dim = (double)c->num_attention_heads * c->head_dim;
+    const double kv_dim = (double)c->num_key_value_heads * c->head_dim;
+    const double attention = H * (q_dim + 2 * kv_dim) + q_dim * H;
+    const double experts = c->num_experts_per_tok * (H * 2 * I + I * H);
+    return c->num_hidden_layers * (attention + experts);
+}
+
 static int parse_positive(const char *text, uint32_t *out) {
     char *end;
     long v = strtol(text, &end, 10);
@@ -157,20 +170,31 @@ int bench_e2e_main(int argc, char **argv) {
     const double cold_prefill_tok_s = n_prompt / cold_prefill_s;
     const double bound_tok_s = read_bw * 1e9 / (double)bytes_per_token;
     const uint64_t rss = peak_rss();
+    /* prefill against the arithmetic ceiling of the kernels' int8 dot product */
+    const gptoss_kernels *kernels = NULL;
+    double peak_gop_s = 0;
+    if (options.precision == GPTOSS_PRECISION_FAST && gptoss_kernels_select(options.kernels, &kernels) == GPTOSS_OK)
+        peak_gop_s = bench_int8_peak_gop_s(kernels);
+    const double prefill_gop_s = 2.0 * macs_per_token(c) * prefill_tok_s / 1e9;
+    const double pct_peak = peak_gop_s > 0 ? 100.0 * prefill_gop_s / peak_gop_s : 0;
     if (json) {
         printf("{\"model\": \"%s\", \"load_s\": %.4f, \"prefill_tokens\": %u, \"prefill_tok_s\": %.3f, "
                "\"prefill_reps\": %u, \"cold_prefill_tok_s\": %.3f, \"decode_tokens\": %u, \"decode_tok_s\": %.3f, \"ttft_s\": %.4f, \"peak_rss_bytes\": %llu, "
                "\"file_bytes\": %llu, \"bytes_per_token\": %llu, \"read_bw_gb_s\": %.3f, \"bound_tok_s\": %.3f, "
-               "\"decode_pct_of_bound\": %.1f, \"precision\": \"%s\", \"kernels\": \"%s\", \"threads\": %d}\n",
+               "\"decode_pct_of_bound\": %.1f, \"prefill_gop_s\": %.1f, \"int8_peak_gop_s\": %.1f, "
+               "\"prefill_pct_of_peak\": %.1f, \"precision\": \"%s\", \"kernels\": \"%s\", \"threads\": %d}\n",
                model_dir, load_s, n_prompt, prefill_tok_s, reps, cold_prefill_tok_s, n_gen, decode_tok_s, ttft_s, (unsigned long long)rss,
                (unsigned long long)gptoss_model_file_bytes(model), (unsigned long long)bytes_per_token, read_bw,
-               bound_tok_s, 100.0 * decode_tok_s / bound_tok_s,
+               bound_tok_s, 100.0 * decode_tok_s / bound_tok_s, prefill_gop_s, peak_gop_s, pct_peak,
                options.precision == GPTOSS_PRECISION_FAST ? "fast" : "exact", gptoss_model_kernels(model),
                n_threads);
     } else {
         printf("load            %8.3f s\n", load_s);
         printf("prefill         %8.2f tok/s  (%u tokens, median of %u; first, cold: %.2f tok/s)\n", prefill_tok_s,
                n_prompt, reps, cold_prefill_tok_s);
+        if (peak_gop_s > 0)
+            printf("                %8.1f GOP/s in the linear layers = %.0f%% of the int8 peak, %.1f GOP/s\n",
+                   prefill_gop_s, pct_peak, peak_gop_s);
         printf("time to first   %8.3f s\n", ttft_s);
         printf("decode          %8.2f tok/s  (%u tokens; bound %.2f tok/s = %.1f GB/s / %.3f GB; %.0f%%)\n",
                decode_tok_s, n_gen, bound_tok_s, read_bw, (double)bytes_per_token / 1e9,

@@ -157,28 +157,6 @@ static double time_case(const gptoss_kernels *k, const bench_case *c, const weig
     return best;
 }
 
-/* GOP/s (2 per multiply-add) of k's int8 dot product issued back to back on
- * every thread: the arithmetic ceiling of the prefill kernels. Best of 3
- * runs of at least 0.1 s. */
-static double int8_peak_gop_s(const gptoss_kernels *k) {
-    uint64_t rounds = 1 << 16;
-    double best = 0;
-    for (int run = 0; run < 3;) {
-        uint64_t macs = 0;
-        const double start = bench_seconds();
-#pragma omp parallel reduction(+ : macs)
-        macs += k->int8_peak(rounds);
-        const double elapsed = bench_seconds() - start;
-        if (elapsed < 0.1) {
-            rounds *= 2;
-            continue;
-        }
-        if (2.0 * (double)macs / elapsed / 1e9 > best) best = 2.0 * (double)macs / elapsed / 1e9;
-        run++;
-    }
-    return best;
-}
-
 static void usage(FILE *out) {
     fprintf(out, "usage: gptoss-bench kernels [--isa all|scalar|avx2|avx512|neon] [--threads N] [--json]\n\n"
                  "Times every kernel at the gpt-oss-20b shapes (decode: 1 token over a working set\n"
@@ -239,7 +217,7 @@ int bench_kernels_main(int argc, char **argv) {
         printf("%-28s %-12s %-6s %7s %6s %4s %8s %8s %8s %6s\n", "kernel", "isa", "prec", "rows", "cols", "tok",
                "GB/s", "GOP/s", "%readbw", "%peak");
     for (int s = 0; s < n_sets; s++) {
-        const double peak = int8_peak_gop_s(sets[s]);
+        const double peak = bench_int8_peak_gop_s(sets[s]);
         fprintf(stderr, "%s: int8 dot product peak %.1f GOP/s (%d threads)\n", sets[s]->name, peak, threads);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const bench_case *c = &cases[i];
