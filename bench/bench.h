@@ -19,7 +19,7 @@ struct gptoss_kernels;
 
 /* GOP/s (2 per multiply-add) of k's int8 dot product issued back to back on
  * every OpenMP thread: the ceiling of the int8 prefill kernels. Best of 3
- * runs of at least 0.1 s each. */
+ * runs of at least 0.1 s each; 0 for a set without the loop (scalar). */
 double bench_int8_peak_gop_s(const struct gptoss_kernels *k);
 
 /* Sorts values ascending. */

@@ -218,7 +218,7 @@ int bench_kernels_main(int argc, char **argv) {
                "GB/s", "GOP/s", "%readbw", "%peak");
     for (int s = 0; s < n_sets; s++) {
         const double peak = bench_int8_peak_gop_s(sets[s]);
-        fprintf(stderr, "%s: int8 dot product peak %.1f GOP/s (%d threads)\n", sets[s]->name, peak, threads);
+        if (peak > 0) fprintf(stderr, "%s: int8 dot product peak %.1f GOP/s (%d threads)\n", sets[s]->name, peak, threads);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const bench_case *c = &cases[i];
             const double seconds = time_case(sets[s], c, &w, sets[s]->isa == GPTOSS_KERNELS_SCALAR ? 0.5 : 1.0);
@@ -232,9 +232,12 @@ int bench_kernels_main(int argc, char **argv) {
                        "\"pct_read_bw\": %.1f, \"peak_gop_s\": %.3f, \"pct_peak\": %.1f}\n",
                        c->kernel, sets[s]->name, c->precision, c->rows, c->cols, c->tokens, threads, gb_s, gop_s,
                        read_bw, pct, peak, pct_peak);
-            else
-                printf("%-28s %-12s %-6s %7zu %6zu %4zu %8.2f %8.1f %7.1f%% %5.0f%%\n", c->kernel, sets[s]->name,
-                       c->precision, c->rows, c->cols, c->tokens, gb_s, gop_s, pct, pct_peak);
+            else {
+                char of_peak[16] = "-";
+                if (peak > 0) snprintf(of_peak, sizeof of_peak, "%.0f%%", pct_peak);
+                printf("%-28s %-12s %-6s %7zu %6zu %4zu %8.2f %8.1f %7.1f%% %6s\n", c->kernel, sets[s]->name,
+                       c->precision, c->rows, c->cols, c->tokens, gb_s, gop_s, pct, of_peak);
+            }
             fflush(stdout);
         }
     }

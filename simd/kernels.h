@@ -72,7 +72,7 @@ typedef struct gptoss_kernels {
     /* bench: the int8 dot product the fast kernels are built on, issued back
      * to back on registers (independent chains) for `rounds` rounds.
      * Returns the multiply-adds done, so gptoss-bench can set the prefill
-     * kernels against the core's arithmetic peak. */
+     * kernels against the core's arithmetic peak. NULL in the scalar set. */
     uint64_t (*int8_peak)(uint64_t rounds);
 } gptoss_kernels;
 
