@@ -179,11 +179,13 @@ int bench_e2e_main(int argc, char **argv) {
     const double pct_peak = peak_gop_s > 0 ? 100.0 * prefill_gop_s / peak_gop_s : 0;
     if (json) {
         printf("{\"model\": \"%s\", \"load_s\": %.4f, \"prefill_tokens\": %u, \"prefill_tok_s\": %.3f, "
-               "\"prefill_reps\": %u, \"cold_prefill_tok_s\": %.3f, \"decode_tokens\": %u, \"decode_tok_s\": %.3f, \"ttft_s\": %.4f, \"peak_rss_bytes\": %llu, "
+               "\"prefill_reps\": %u, \"cold_prefill_tok_s\": %.3f, \"decode_tokens\": %u, \"decode_tok_s\": %.3f, "
+               "\"ttft_s\": %.4f, \"peak_rss_bytes\": %llu, "
                "\"file_bytes\": %llu, \"bytes_per_token\": %llu, \"read_bw_gb_s\": %.3f, \"bound_tok_s\": %.3f, "
                "\"decode_pct_of_bound\": %.1f, \"prefill_gop_s\": %.1f, \"int8_peak_gop_s\": %.1f, "
                "\"prefill_pct_of_peak\": %.1f, \"precision\": \"%s\", \"kernels\": \"%s\", \"threads\": %d}\n",
-               model_dir, load_s, n_prompt, prefill_tok_s, reps, cold_prefill_tok_s, n_gen, decode_tok_s, ttft_s, (unsigned long long)rss,
+               model_dir, load_s, n_prompt, prefill_tok_s, reps, cold_prefill_tok_s, n_gen, decode_tok_s, ttft_s,
+               (unsigned long long)rss,
                (unsigned long long)gptoss_model_file_bytes(model), (unsigned long long)bytes_per_token, read_bw,
                bound_tok_s, 100.0 * decode_tok_s / bound_tok_s, prefill_gop_s, peak_gop_s, pct_peak,
                options.precision == GPTOSS_PRECISION_FAST ? "fast" : "exact", gptoss_model_kernels(model),

@@ -218,7 +218,8 @@ int bench_kernels_main(int argc, char **argv) {
                "GB/s", "GOP/s", "%readbw", "%peak");
     for (int s = 0; s < n_sets; s++) {
         const double peak = bench_int8_peak_gop_s(sets[s]);
-        if (peak > 0) fprintf(stderr, "%s: int8 dot product peak %.1f GOP/s (%d threads)\n", sets[s]->name, peak, threads);
+        if (peak > 0)
+            fprintf(stderr, "%s: int8 dot product peak %.1f GOP/s (%d threads)\n", sets[s]->name, peak, threads);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const bench_case *c = &cases[i];
             const double seconds = time_case(sets[s], c, &w, sets[s]->isa == GPTOSS_KERNELS_SCALAR ? 0.5 : 1.0);

@@ -12,7 +12,8 @@
 #include "rope.h"
 
 enum {
-    MAX_BATCH = 512,             /* tokens per forward chunk (llama.cpp's default ubatch): each expert tile serves ~64 of them on the 20B */
+    MAX_BATCH = 512,             /* tokens per forward chunk, llama.cpp's default ubatch: on the
+                                    20B each expert's tiles then serve ~64 tokens */
     GPTOSS_SLIDING_SLACK = 256,  /* positions sliding layers keep beyond the window,
                                     so a context can step back that far for free */
 };
