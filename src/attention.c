@@ -40,6 +40,19 @@ VECTOR_CLONES static void tile_scores(const float *q, const float *keys_t, uint3
     }
 }
 
+/* The tile's keys transposed, zero-padded to whole KEY_BLOCKs (what
+ * tile_scores reads). */
+static void transpose_keys(const attn_source *src, uint32_t start, uint32_t count, size_t offset, uint32_t head_dim,
+                           float *keys_t) {
+    for (uint32_t j = 0; j < count; j++) { /* each key row read once for every head of the group */
+        const float *k = key_row(src, start + j) + offset;
+        for (uint32_t i = 0; i < head_dim; i++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = k[i];
+    }
+    const uint32_t padded = (count + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK;
+    for (uint32_t i = 0; i < head_dim && padded > count; i++)
+        for (uint32_t j = count; j < padded; j++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = 0.0f;
+}
+
 VECTOR_CLONES static void scale_add(float *out, const float *v, float weight, uint32_t n) {
 #pragma omp simd
     for (uint32_t i = 0; i < n; i++) out[i] += weight * v[i];
@@ -72,6 +85,46 @@ static int use_avx512(uint32_t head_dim) {
     static int cpu = -1;
     if (cpu < 0) cpu = __builtin_cpu_supports("avx512f") ? 1 : 0;
     return cpu && head_dim % 16 == 0 && head_dim <= 256;
+}
+
+/* m[i] lane j <-> m[j] lane i for 16 registers of 16 floats: 4x4 transposes
+ * inside each 128-bit lane group, then the 4x4 grid of lane groups. */
+__attribute__((target("avx512f"))) static inline void transpose16_ps(__m512 m[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 4) {
+        const __m512 a = _mm512_unpacklo_ps(m[i], m[i + 1]), b = _mm512_unpackhi_ps(m[i], m[i + 1]);
+        const __m512 c = _mm512_unpacklo_ps(m[i + 2], m[i + 3]), d = _mm512_unpackhi_ps(m[i + 2], m[i + 3]);
+        t[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
+        t[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
+        t[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
+        t[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
+    }
+    /* t[i + k] lane group g: rows i..i+3 of column 4g + k */
+    for (int k = 0; k < 4; k++) {
+        const __m512 u0 = _mm512_shuffle_f32x4(t[k], t[4 + k], 0x88), u1 = _mm512_shuffle_f32x4(t[k], t[4 + k], 0xdd);
+        const __m512 v0 = _mm512_shuffle_f32x4(t[8 + k], t[12 + k], 0x88),
+                     v1 = _mm512_shuffle_f32x4(t[8 + k], t[12 + k], 0xdd);
+        m[k] = _mm512_shuffle_f32x4(u0, v0, 0x88);
+        m[8 + k] = _mm512_shuffle_f32x4(u0, v0, 0xdd);
+        m[4 + k] = _mm512_shuffle_f32x4(u1, v1, 0x88);
+        m[12 + k] = _mm512_shuffle_f32x4(u1, v1, 0xdd);
+    }
+}
+
+/* The tile's keys transposed (keys_t[i][j] = element i of key start + j),
+ * 16 x 16 at a time; keys past count are zero. */
+__attribute__((target("avx512f"))) static void keys_tile_avx512(const attn_source *src, uint32_t start, uint32_t count,
+                                                                size_t offset, uint32_t head_dim, float *keys_t) {
+    for (uint32_t j0 = 0; j0 < GPTOSS_ATTN_TILE; j0 += 16) {
+        const float *rows[16];
+        for (uint32_t r = 0; r < 16; r++) rows[r] = j0 + r < count ? key_row(src, start + j0 + r) + offset : NULL;
+        for (uint32_t i0 = 0; i0 < head_dim; i0 += 16) {
+            __m512 m[16];
+            for (uint32_t r = 0; r < 16; r++) m[r] = rows[r] ? _mm512_loadu_ps(rows[r] + i0) : _mm512_setzero_ps();
+            transpose16_ps(m);
+            for (uint32_t c = 0; c < 16; c++) _mm512_storeu_ps(keys_t + (size_t)(i0 + c) * GPTOSS_ATTN_TILE + j0, m[c]);
+        }
+    }
 }
 
 __attribute__((target("avx512f"))) static void tile_scores_avx512(const float *q, const float *keys_t,
@@ -119,22 +172,15 @@ void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src,
     }
     for (uint32_t start = first; start <= last; start += GPTOSS_ATTN_TILE) {
         const uint32_t count = last - start + 1 < GPTOSS_ATTN_TILE ? last - start + 1 : GPTOSS_ATTN_TILE;
-        for (uint32_t j = 0; j < count; j++) { /* each key row read once for every head of the group */
-            const float *k = key_row(src, start + j) + offset;
-            for (uint32_t i = 0; i < head_dim; i++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = k[i];
-        }
-        const uint32_t padded = (count + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK; /* tile_scores reads whole blocks */
-        for (uint32_t i = 0; i < head_dim && padded > count; i++)
-            for (uint32_t j = count; j < padded; j++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = 0.0f;
 #if HAVE_AVX512_PATH
         const int wide = use_avx512(head_dim);
+        if (wide) keys_tile_avx512(src, start, count, offset, head_dim, keys_t); /* whole tile, zero past count */
+        else
 #endif
+            transpose_keys(src, start, count, offset, head_dim, keys_t);
         for (uint32_t h = 0; h < group; h++) {
 #if HAVE_AVX512_PATH
-            if (wide) { /* whole tile (padding keys are zero), count of them used */
-                for (uint32_t i = 0; i < head_dim && count < GPTOSS_ATTN_TILE; i++)
-                    for (uint32_t j = ((count + KEY_BLOCK - 1) / KEY_BLOCK) * KEY_BLOCK; j < GPTOSS_ATTN_TILE; j++)
-                        keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = 0.0f;
+            if (wide) {
                 tile_scores_avx512(q + (size_t)h * head_dim, keys_t, head_dim, scale, scores + h * GPTOSS_ATTN_TILE);
                 continue;
             }
