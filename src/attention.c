@@ -127,33 +127,61 @@ __attribute__((target("avx512f"))) static void keys_tile_avx512(const attn_sourc
     }
 }
 
-__attribute__((target("avx512f"))) static void tile_scores_avx512(const float *q, const float *keys_t,
-                                                                  uint32_t head_dim, float scale, float *scores) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+/* Scores of heads h and h+1 (q0, q1) against the whole tile: two heads at a
+ * time give 8 independent FMA chains and share every key load. */
+__attribute__((target("avx512f"))) static void tile_scores2_avx512(const float *q0, const float *q1,
+                                                                   const float *keys_t, uint32_t head_dim, float scale,
+                                                                   float *scores0, float *scores1) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     for (uint32_t i = 0; i < head_dim; i++) {
-        const __m512 qi = _mm512_set1_ps(q[i] * scale);
+        const __m512 x = _mm512_set1_ps(q0[i] * scale), y = _mm512_set1_ps(q1[i] * scale);
         const float *row = keys_t + (size_t)i * GPTOSS_ATTN_TILE;
-        acc0 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(row), acc0);
-        acc1 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(row + 16), acc1);
-        acc2 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(row + 32), acc2);
-        acc3 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(row + 48), acc3);
+        const __m512 k0 = _mm512_loadu_ps(row), k1 = _mm512_loadu_ps(row + 16), k2 = _mm512_loadu_ps(row + 32),
+                     k3 = _mm512_loadu_ps(row + 48);
+        a0 = _mm512_fmadd_ps(x, k0, a0), a1 = _mm512_fmadd_ps(x, k1, a1);
+        a2 = _mm512_fmadd_ps(x, k2, a2), a3 = _mm512_fmadd_ps(x, k3, a3);
+        b0 = _mm512_fmadd_ps(y, k0, b0), b1 = _mm512_fmadd_ps(y, k1, b1);
+        b2 = _mm512_fmadd_ps(y, k2, b2), b3 = _mm512_fmadd_ps(y, k3, b3);
     }
-    _mm512_storeu_ps(scores, acc0);
-    _mm512_storeu_ps(scores + 16, acc1);
-    _mm512_storeu_ps(scores + 32, acc2);
-    _mm512_storeu_ps(scores + 48, acc3);
+    _mm512_storeu_ps(scores0, a0), _mm512_storeu_ps(scores0 + 16, a1);
+    _mm512_storeu_ps(scores0 + 32, a2), _mm512_storeu_ps(scores0 + 48, a3);
+    _mm512_storeu_ps(scores1, b0), _mm512_storeu_ps(scores1 + 16, b1);
+    _mm512_storeu_ps(scores1 + 32, b2), _mm512_storeu_ps(scores1 + 48, b3);
 }
 
-__attribute__((target("avx512f"))) static void values_avx512(const float *const *values, uint32_t count,
-                                                             const float *p, uint32_t head_dim, float *out) {
-    __m512 acc[16];
-    const uint32_t n = head_dim / 16;
-    for (uint32_t c = 0; c < n; c++) acc[c] = _mm512_loadu_ps(out + 16 * c);
+/* n (1..4, a constant once inlined) registers of two heads' outputs, from
+ * float `at` on: out0 += sum_j p0[j] V[j], out1 += sum_j p1[j] V[j]. Every
+ * value row is loaded once for both heads, whose accumulators make
+ * independent FMA chains; a constant n keeps them in registers. */
+__attribute__((target("avx512f"), always_inline)) static inline void values2_part(const float *const *values,
+                                                                                  uint32_t count, const float *p0,
+                                                                                  const float *p1, uint32_t at, int n,
+                                                                                  float *out0, float *out1) {
+    __m512 a[4], b[4];
+    for (int c = 0; c < n; c++) a[c] = _mm512_loadu_ps(out0 + at + 16 * c), b[c] = _mm512_loadu_ps(out1 + at + 16 * c);
     for (uint32_t j = 0; j < count; j++) {
-        const __m512 w = _mm512_set1_ps(p[j]);
-        for (uint32_t c = 0; c < n; c++) acc[c] = _mm512_fmadd_ps(w, _mm512_loadu_ps(values[j] + 16 * c), acc[c]);
+        const __m512 w0 = _mm512_set1_ps(p0[j]), w1 = _mm512_set1_ps(p1[j]);
+        for (int c = 0; c < n; c++) {
+            const __m512 v = _mm512_loadu_ps(values[j] + at + 16 * c);
+            a[c] = _mm512_fmadd_ps(w0, v, a[c]);
+            b[c] = _mm512_fmadd_ps(w1, v, b[c]);
+        }
     }
-    for (uint32_t c = 0; c < n; c++) _mm512_storeu_ps(out + 16 * c, acc[c]);
+    for (int c = 0; c < n; c++) _mm512_storeu_ps(out0 + at + 16 * c, a[c]), _mm512_storeu_ps(out1 + at + 16 * c, b[c]);
+}
+
+/* Two heads' weighted sums of the tile's value rows, 64 floats at a time. */
+__attribute__((target("avx512f"))) static void values2_avx512(const float *const *values, uint32_t count,
+                                                              const float *p0, const float *p1, uint32_t head_dim,
+                                                              float *out0, float *out1) {
+    for (uint32_t at = 0; at < head_dim; at += 64) {
+        switch ((head_dim - at) / 16) {
+        case 1: values2_part(values, count, p0, p1, at, 1, out0, out1); break;
+        case 2: values2_part(values, count, p0, p1, at, 2, out0, out1); break;
+        case 3: values2_part(values, count, p0, p1, at, 3, out0, out1); break;
+        default: values2_part(values, count, p0, p1, at, 4, out0, out1); break;
+        }
+    }
 }
 #endif
 
@@ -174,14 +202,28 @@ void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src,
         const uint32_t count = last - start + 1 < GPTOSS_ATTN_TILE ? last - start + 1 : GPTOSS_ATTN_TILE;
 #if HAVE_AVX512_PATH
         const int wide = use_avx512(head_dim);
-        if (wide) keys_tile_avx512(src, start, count, offset, head_dim, keys_t); /* whole tile, zero past count */
+        if (wide) {
+            /* Rows of one head sit kv_dim apart, too far for the hardware
+             * prefetcher: fetch this tile's values (used after the softmax)
+             * and the next tile's keys now. */
+            const uint32_t next = last - start >= GPTOSS_ATTN_TILE ? start + GPTOSS_ATTN_TILE : start;
+            const uint32_t next_count = last - next + 1 < GPTOSS_ATTN_TILE ? last - next + 1 : GPTOSS_ATTN_TILE;
+            for (uint32_t j = 0; j < count; j++)
+                for (uint32_t i = 0; i < head_dim; i += 16) _mm_prefetch((const char *)(value_row(src, start + j) + offset + i), _MM_HINT_T0);
+            for (uint32_t j = 0; next != start && j < next_count; j++)
+                for (uint32_t i = 0; i < head_dim; i += 16) _mm_prefetch((const char *)(key_row(src, next + j) + offset + i), _MM_HINT_T1);
+            keys_tile_avx512(src, start, count, offset, head_dim, keys_t); /* whole tile, zero past count */
+        }
         else
 #endif
             transpose_keys(src, start, count, offset, head_dim, keys_t);
         for (uint32_t h = 0; h < group; h++) {
 #if HAVE_AVX512_PATH
-            if (wide) {
-                tile_scores_avx512(q + (size_t)h * head_dim, keys_t, head_dim, scale, scores + h * GPTOSS_ATTN_TILE);
+            if (wide) { /* heads in pairs; an odd last head pairs with itself */
+                const uint32_t h1 = h + 1 < group ? h + 1 : h;
+                tile_scores2_avx512(q + (size_t)h * head_dim, q + (size_t)h1 * head_dim, keys_t, head_dim, scale,
+                                    scores + h * GPTOSS_ATTN_TILE, scores + h1 * GPTOSS_ATTN_TILE);
+                h = h1;
                 continue;
             }
 #endif
@@ -206,8 +248,9 @@ void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src,
             float *o = out + (size_t)h * head_dim;
             const float *p = scores + h * GPTOSS_ATTN_TILE;
 #if HAVE_AVX512_PATH
-            if (wide) {
-                values_avx512(values, count, p, head_dim, o);
+            if (wide && h + 1 < group) {
+                values2_avx512(values, count, p, p + GPTOSS_ATTN_TILE, head_dim, o, o + head_dim);
+                h++;
                 continue;
             }
 #endif

@@ -150,10 +150,11 @@ Test(attention, online_softmax_matches_direct) {
     free(values);
 }
 
-/* The same check for any head size: 64 (the release's, and the vectorised
- * path) and 32, over several tiles, a group of 8 heads. */
-static void online_softmax_for(uint32_t D) {
-    const uint32_t N = 200, GROUP = 8;
+/* The same check for other head sizes and groups, over several tiles: 64
+ * with 8 heads (the release's), odd groups (the vectorised path takes heads
+ * in pairs), and sizes of 1, 5 and 16 registers of 16 floats. */
+static void online_softmax_for(uint32_t D, uint32_t GROUP) {
+    const uint32_t N = 200;
     float *keys = malloc(N * D * sizeof(float)), *values = malloc(N * D * sizeof(float));
     for (uint32_t i = 0; i < N * D; i++) {
         keys[i] = sinf((float)i * 0.37f) * 0.5f;
@@ -164,6 +165,7 @@ static void online_softmax_for(uint32_t D) {
     attn_source src = {&cache, &layer, NULL, NULL, N};
     float *q = malloc(GROUP * D * sizeof(float)), *out = malloc(GROUP * D * sizeof(float));
     float *scratch = malloc(gptoss_attend_scratch(GROUP, D) * sizeof(float)), sinks[8];
+    cr_assert_leq(GROUP, 8);
     for (uint32_t i = 0; i < GROUP * D; i++) q[i] = cosf((float)i) * 0.3f;
     for (uint32_t h = 0; h < GROUP; h++) sinks[h] = (float)h - 3.0f;
     const uint32_t first = 3, last = N - 1;
@@ -188,5 +190,11 @@ static void online_softmax_for(uint32_t D) {
     free(keys), free(values), free(q), free(out), free(scratch);
 }
 
-Test(attention, online_softmax_head_dim_64) { online_softmax_for(64); }
-Test(attention, online_softmax_head_dim_32) { online_softmax_for(32); }
+Test(attention, online_softmax_head_dim_64) { online_softmax_for(64, 8); }
+Test(attention, online_softmax_head_dim_32) { online_softmax_for(32, 8); }
+Test(attention, online_softmax_odd_groups) {
+    online_softmax_for(64, 3);
+    online_softmax_for(16, 5);
+    online_softmax_for(80, 7);
+    online_softmax_for(256, 2);
+}
