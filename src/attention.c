@@ -185,78 +185,123 @@ __attribute__((target("avx512f"))) static void values2_avx512(const float *const
 }
 #endif
 
-void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src, uint32_t kv_head,
-                         uint32_t head_dim, uint32_t first, uint32_t last, const float *sinks, float scale,
-                         float *scratch, float *out) {
+/* The core of gptoss_attend_group and gptoss_attend_block: n query tokens
+ * (token t's heads at q + t*q_stride, its output at out + t*out_stride),
+ * token t over keys first[t]..last[t]. Each key tile is transposed and its
+ * value rows located once for all n tokens; a token uses the part of the
+ * tile inside its own range. */
+static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uint32_t *first, const uint32_t *last,
+                          uint32_t group, const attn_source *src, uint32_t kv_head, uint32_t head_dim,
+                          const float *sinks, float scale, float *scratch, float *out, size_t out_stride) {
     const size_t offset = (size_t)kv_head * head_dim;
-    float *scores = scratch;                          /* [group][TILE] */
-    float *running_max = scratch + group * GPTOSS_ATTN_TILE, *running_sum = running_max + group;
-    float *keys_t = running_sum + group;              /* [head_dim][TILE]: the tile's keys transposed */
-    for (uint32_t h = 0; h < group; h++) {
-        /* The sink is a score with no value: the softmax starts from it. */
-        running_max[h] = sinks[h];
-        running_sum[h] = 1.0f;
-        for (uint32_t i = 0; i < head_dim; i++) out[(size_t)h * head_dim + i] = 0.0f;
+    float *scores = scratch;                              /* [group][TILE], one token at a time */
+    float *running_max = scratch + group * GPTOSS_ATTN_TILE; /* [n][group] */
+    float *running_sum = running_max + (size_t)n * group;    /* [n][group] */
+    float *keys_t = running_sum + (size_t)n * group;         /* [head_dim][TILE]: the tile's keys transposed */
+    uint32_t lo_key = UINT32_MAX, hi_key = 0;
+    for (uint32_t t = 0; t < n; t++) {
+        for (uint32_t h = 0; h < group; h++) {
+            /* The sink is a score with no value: the softmax starts from it. */
+            running_max[t * group + h] = sinks[h];
+            running_sum[t * group + h] = 1.0f;
+            for (uint32_t i = 0; i < head_dim; i++) out[t * out_stride + (size_t)h * head_dim + i] = 0.0f;
+        }
+        lo_key = first[t] < lo_key ? first[t] : lo_key;
+        hi_key = last[t] > hi_key ? last[t] : hi_key;
     }
-    for (uint32_t start = first; start <= last; start += GPTOSS_ATTN_TILE) {
-        const uint32_t count = last - start + 1 < GPTOSS_ATTN_TILE ? last - start + 1 : GPTOSS_ATTN_TILE;
 #if HAVE_AVX512_PATH
-        const int wide = use_avx512(head_dim);
+    const int wide = use_avx512(head_dim);
+#endif
+    for (uint32_t start = lo_key; start <= hi_key; start += GPTOSS_ATTN_TILE) {
+        const uint32_t count = hi_key - start + 1 < GPTOSS_ATTN_TILE ? hi_key - start + 1 : GPTOSS_ATTN_TILE;
+#if HAVE_AVX512_PATH
         if (wide) {
             /* Rows of one head sit kv_dim apart, too far for the hardware
              * prefetcher: fetch this tile's values (used after the softmax)
              * and the next tile's keys now. */
-            const uint32_t next = last - start >= GPTOSS_ATTN_TILE ? start + GPTOSS_ATTN_TILE : start;
-            const uint32_t next_count = last - next + 1 < GPTOSS_ATTN_TILE ? last - next + 1 : GPTOSS_ATTN_TILE;
+            const uint32_t next = hi_key - start >= GPTOSS_ATTN_TILE ? start + GPTOSS_ATTN_TILE : start;
+            const uint32_t next_count = hi_key - next + 1 < GPTOSS_ATTN_TILE ? hi_key - next + 1 : GPTOSS_ATTN_TILE;
             for (uint32_t j = 0; j < count; j++)
-                for (uint32_t i = 0; i < head_dim; i += 16) _mm_prefetch((const char *)(value_row(src, start + j) + offset + i), _MM_HINT_T0);
+                for (uint32_t i = 0; i < head_dim; i += 16)
+                    _mm_prefetch((const char *)(value_row(src, start + j) + offset + i), _MM_HINT_T0);
             for (uint32_t j = 0; next != start && j < next_count; j++)
-                for (uint32_t i = 0; i < head_dim; i += 16) _mm_prefetch((const char *)(key_row(src, next + j) + offset + i), _MM_HINT_T1);
+                for (uint32_t i = 0; i < head_dim; i += 16)
+                    _mm_prefetch((const char *)(key_row(src, next + j) + offset + i), _MM_HINT_T1);
             keys_tile_avx512(src, start, count, offset, head_dim, keys_t); /* whole tile, zero past count */
-        }
-        else
+        } else
 #endif
             transpose_keys(src, start, count, offset, head_dim, keys_t);
-        for (uint32_t h = 0; h < group; h++) {
-#if HAVE_AVX512_PATH
-            if (wide) { /* heads in pairs; an odd last head pairs with itself */
-                const uint32_t h1 = h + 1 < group ? h + 1 : h;
-                tile_scores2_avx512(q + (size_t)h * head_dim, q + (size_t)h1 * head_dim, keys_t, head_dim, scale,
-                                    scores + h * GPTOSS_ATTN_TILE, scores + h1 * GPTOSS_ATTN_TILE);
-                h = h1;
-                continue;
-            }
-#endif
-            tile_scores(q + (size_t)h * head_dim, keys_t, head_dim, count, scale, scores + h * GPTOSS_ATTN_TILE);
-        }
-        for (uint32_t h = 0; h < group; h++) {
-            float *s = scores + h * GPTOSS_ATTN_TILE, tile_max = running_max[h];
-            for (uint32_t j = 0; j < count; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
-            if (tile_max == -INFINITY) { /* every score so far is -inf: nothing to add */
-                for (uint32_t j = 0; j < count; j++) s[j] = 0.0f;
-                continue;
-            }
-            const float correction = expf(running_max[h] - tile_max);
-            running_sum[h] *= correction;
-            scale_vector(out + (size_t)h * head_dim, correction, head_dim);
-            running_max[h] = tile_max;
-            running_sum[h] += exp_shifted(s, count, tile_max);
-        }
         const float *values[GPTOSS_ATTN_TILE]; /* the tile's value rows, located once (ring slots need a modulo) */
         for (uint32_t j = 0; j < count; j++) values[j] = value_row(src, start + j) + offset;
-        for (uint32_t h = 0; h < group; h++) {
-            float *o = out + (size_t)h * head_dim;
-            const float *p = scores + h * GPTOSS_ATTN_TILE;
+        for (uint32_t t = 0; t < n; t++) {
+            if (last[t] < start || first[t] > start + count - 1) continue; /* no key of the tile for this token */
+            /* keys [lo, hi) of the tile are the token's */
+            const uint32_t lo = first[t] > start ? first[t] - start : 0;
+            const uint32_t hi = last[t] - start + 1 < count ? last[t] - start + 1 : count;
+            const float *qt = q + t * q_stride;
+            float *ot = out + t * out_stride, *tmax = running_max + t * group, *tsum = running_sum + t * group;
+            for (uint32_t h = 0; h < group; h++) {
 #if HAVE_AVX512_PATH
-            if (wide && h + 1 < group) {
-                values2_avx512(values, count, p, p + GPTOSS_ATTN_TILE, head_dim, o, o + head_dim);
-                h++;
-                continue;
-            }
+                if (wide) { /* heads in pairs; an odd last head pairs with itself */
+                    const uint32_t h1 = h + 1 < group ? h + 1 : h;
+                    tile_scores2_avx512(qt + (size_t)h * head_dim, qt + (size_t)h1 * head_dim, keys_t, head_dim,
+                                        scale, scores + h * GPTOSS_ATTN_TILE, scores + h1 * GPTOSS_ATTN_TILE);
+                    h = h1;
+                    continue;
+                }
 #endif
-            for (uint32_t j = 0; j < count; j++) scale_add(o, values[j], p[j], head_dim);
+                tile_scores(qt + (size_t)h * head_dim, keys_t, head_dim, count, scale, scores + h * GPTOSS_ATTN_TILE);
+            }
+            for (uint32_t h = 0; h < group; h++) {
+                float *s = scores + h * GPTOSS_ATTN_TILE, tile_max = tmax[h];
+                for (uint32_t j = lo; j < hi; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
+                if (tile_max == -INFINITY) { /* every score so far is -inf: nothing to add */
+                    for (uint32_t j = lo; j < hi; j++) s[j] = 0.0f;
+                    continue;
+                }
+                const float correction = expf(tmax[h] - tile_max);
+                tsum[h] *= correction;
+                scale_vector(ot + (size_t)h * head_dim, correction, head_dim);
+                tmax[h] = tile_max;
+                tsum[h] += exp_shifted(s + lo, hi - lo, tile_max);
+            }
+            for (uint32_t h = 0; h < group; h++) {
+                float *o = ot + (size_t)h * head_dim;
+                const float *p = scores + h * GPTOSS_ATTN_TILE;
+#if HAVE_AVX512_PATH
+                if (wide && h + 1 < group) {
+                    values2_avx512(values + lo, hi - lo, p + lo, p + GPTOSS_ATTN_TILE + lo, head_dim, o, o + head_dim);
+                    h++;
+                    continue;
+                }
+#endif
+                for (uint32_t j = lo; j < hi; j++) scale_add(o, values[j], p[j], head_dim);
+            }
         }
-        if (last - start < GPTOSS_ATTN_TILE) break; /* also guards start overflow */
+        if (hi_key - start < GPTOSS_ATTN_TILE) break; /* also guards start overflow */
     }
-    for (uint32_t h = 0; h < group; h++) scale_vector(out + (size_t)h * head_dim, 1.0f / running_sum[h], head_dim);
+    for (uint32_t t = 0; t < n; t++)
+        for (uint32_t h = 0; h < group; h++)
+            scale_vector(out + t * out_stride + (size_t)h * head_dim, 1.0f / running_sum[t * group + h], head_dim);
+}
+
+void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src, uint32_t kv_head,
+                         uint32_t head_dim, uint32_t first, uint32_t last, const float *sinks, float scale,
+                         float *scratch, float *out) {
+    attend_tokens(q, 0, 1, &first, &last, group, src, kv_head, head_dim, sinks, scale, scratch, out, 0);
+}
+
+void gptoss_attend_block(const float *q, size_t q_stride, uint32_t n, uint32_t pos0, int sliding, uint32_t window,
+                         uint32_t group, const attn_source *src, uint32_t kv_head, uint32_t head_dim,
+                         const float *sinks, float scale, float *scratch, float *out, size_t out_stride) {
+    uint32_t first[GPTOSS_ATTN_BLOCK], last[GPTOSS_ATTN_BLOCK];
+    for (uint32_t t0 = 0; t0 < n; t0 += GPTOSS_ATTN_BLOCK) {
+        const uint32_t m = n - t0 < GPTOSS_ATTN_BLOCK ? n - t0 : GPTOSS_ATTN_BLOCK;
+        for (uint32_t t = 0; t < m; t++) {
+            last[t] = pos0 + t0 + t;
+            first[t] = gptoss_attention_first(last[t], sliding, window);
+        }
+        attend_tokens(q + t0 * q_stride, q_stride, m, first, last, group, src, kv_head, head_dim, sinks, scale,
+                      scratch, out + t0 * out_stride, out_stride);
+    }
 }

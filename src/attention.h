@@ -2,6 +2,7 @@
 #ifndef GPTOSS_ATTENTION_H
 #define GPTOSS_ATTENTION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kvcache.h"
@@ -17,12 +18,13 @@ typedef struct attn_source {
     uint32_t batch_start;
 } attn_source;
 
-/* Keys per tile of the online softmax. */
-enum { GPTOSS_ATTN_TILE = 64 };
+/* Keys per tile of the online softmax; query tokens sharing each tile. */
+enum { GPTOSS_ATTN_TILE = 64, GPTOSS_ATTN_BLOCK = 16 };
 
-/* Floats of scratch gptoss_attend_group needs for `group` heads of head_dim. */
+/* Floats of scratch gptoss_attend_group and gptoss_attend_block need for
+ * `group` heads of head_dim. */
 static inline uint32_t gptoss_attend_scratch(uint32_t group, uint32_t head_dim) {
-    return group * (GPTOSS_ATTN_TILE + 2) + head_dim * GPTOSS_ATTN_TILE;
+    return group * (GPTOSS_ATTN_TILE + 2 * GPTOSS_ATTN_BLOCK) + head_dim * GPTOSS_ATTN_TILE;
 }
 
 /* Attention of the `group` query heads that share KV head kv_head, over keys
@@ -35,6 +37,15 @@ static inline uint32_t gptoss_attend_scratch(uint32_t group, uint32_t head_dim) 
 void gptoss_attend_group(const float *q, uint32_t group, const attn_source *src, uint32_t kv_head,
                          uint32_t head_dim, uint32_t first, uint32_t last, const float *sinks, float scale,
                          float *scratch, float *out);
+
+/* gptoss_attend_group for the n query tokens at positions pos0..pos0+n-1
+ * (token t's heads at q + t*q_stride, its output at out + t*out_stride), each
+ * over the keys its position sees (gptoss_attention_first .. itself). Up to
+ * GPTOSS_ATTN_BLOCK tokens share every key tile: in a prefill, each key and
+ * value row is read from the cache once per block instead of once per token. */
+void gptoss_attend_block(const float *q, size_t q_stride, uint32_t n, uint32_t pos0, int sliding, uint32_t window,
+                         uint32_t group, const attn_source *src, uint32_t kv_head, uint32_t head_dim,
+                         const float *sinks, float scale, float *scratch, float *out, size_t out_stride);
 
 /* First key position a query at position may see: 0 on full layers,
  * position - window + 1 (clamped at 0) on sliding ones. */

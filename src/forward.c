@@ -149,17 +149,18 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
      * pair is independent and the cache is written only afterwards. */
     const attn_source src = {&ctx->cache, cache_layer, ctx->k, ctx->v, pos0};
     const float scale = 1.0f / sqrtf((float)d);
-    const long items = (long)n * nkv;
+    const uint32_t blocks = (n + GPTOSS_ATTN_BLOCK - 1) / GPTOSS_ATTN_BLOCK;
+    const long items = (long)blocks * nkv;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(ctx->n_threads)
-    for (long i = 0; i < items; i++) {
-        const uint32_t t = (uint32_t)(i / nkv), kv_head = (uint32_t)(i % nkv), pos = pos0 + t;
-        const uint32_t first = gptoss_attention_first(pos, layer->sliding, c->sliding_window);
+    for (long i = 0; i < items; i++) { /* a block of tokens x one KV head's group */
+        const uint32_t t0 = (uint32_t)(i / nkv) * GPTOSS_ATTN_BLOCK, kv_head = (uint32_t)(i % nkv);
+        const uint32_t count = n - t0 < GPTOSS_ATTN_BLOCK ? n - t0 : GPTOSS_ATTN_BLOCK;
         float *scratch = ctx->scores + (size_t)omp_get_thread_num() * ctx->scratch_per_thread;
         float *sinks = scratch + gptoss_attend_scratch(group, d);
         for (uint32_t h = 0; h < group; h++) sinks[h] = bf16_to_f32(layer->sinks[kv_head * group + h]);
         const size_t head0 = (size_t)kv_head * group * d;
-        gptoss_attend_group(ctx->q + t * q_dim + head0, group, &src, kv_head, d, first, pos, sinks, scale, scratch,
-                            ctx->attn + t * q_dim + head0);
+        gptoss_attend_block(ctx->q + t0 * q_dim + head0, q_dim, count, pos0 + t0, layer->sliding, c->sliding_window,
+                            group, &src, kv_head, d, sinks, scale, scratch, ctx->attn + t0 * q_dim + head0, q_dim);
     }
     for (uint32_t t = 0; t < n; t++) {
         memcpy(kv_key(&ctx->cache, cache_layer, pos0 + t), ctx->k + t * kv_dim, kv_dim * sizeof(float));

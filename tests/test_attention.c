@@ -198,3 +198,44 @@ Test(attention, online_softmax_odd_groups) {
     online_softmax_for(80, 7);
     online_softmax_for(256, 2);
 }
+
+/* A block of query tokens shares each key tile: it must give what each token
+ * gives on its own (up to the order of float sums: the tiles start at the
+ * block's first key, not the token's), on full and sliding layers, for the
+ * vectorised head size and a scalar one. */
+static void block_matches_tokens(uint32_t D, uint32_t GROUP, int sliding) {
+    const uint32_t N = 300, WINDOW = 50, POS0 = 200, COUNT = 37;
+    float *keys = malloc(N * D * sizeof(float)), *values = malloc(N * D * sizeof(float));
+    for (uint32_t i = 0; i < N * D; i++) {
+        keys[i] = sinf((float)i * 0.37f) * 0.5f;
+        values[i] = cosf((float)i * 0.11f);
+    }
+    kv_layer layer = {keys, values, N};
+    kv_cache cache = {.layers = &layer, .n_layers = 1, .kv_dim = D};
+    attn_source src = {&cache, &layer, NULL, NULL, N};
+    const size_t stride = (size_t)GROUP * D;
+    float *q = malloc(COUNT * stride * sizeof(float)), *block = malloc(COUNT * stride * sizeof(float));
+    float *single = malloc(stride * sizeof(float)), *scratch = malloc(gptoss_attend_scratch(GROUP, D) * sizeof(float));
+    float sinks[8];
+    cr_assert_leq(GROUP, 8);
+    for (uint32_t i = 0; i < COUNT * stride; i++) q[i] = cosf((float)i * 0.7f) * 0.4f;
+    for (uint32_t h = 0; h < GROUP; h++) sinks[h] = (float)h * 0.5f - 1.0f;
+    gptoss_attend_block(q, stride, COUNT, POS0, sliding, WINDOW, GROUP, &src, 0, D, sinks, 0.125f, scratch, block,
+                        stride);
+    for (uint32_t t = 0; t < COUNT; t++) {
+        const uint32_t pos = POS0 + t;
+        gptoss_attend_group(q + t * stride, GROUP, &src, 0, D, gptoss_attention_first(pos, sliding, WINDOW), pos,
+                            sinks, 0.125f, scratch, single);
+        for (uint32_t i = 0; i < stride; i++)
+            cr_assert_float_eq(block[t * stride + i], single[i], 1e-5, "d=%u group %u sliding %d token %u [%u]: %g vs %g",
+                               D, GROUP, sliding, t, i, block[t * stride + i], single[i]);
+    }
+    free(keys), free(values), free(q), free(block), free(single), free(scratch);
+}
+
+Test(attention, block_matches_tokens) {
+    for (int sliding = 0; sliding < 2; sliding++) {
+        block_matches_tokens(64, 8, sliding);
+        block_matches_tokens(24, 3, sliding);
+    }
+}
