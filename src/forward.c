@@ -145,8 +145,9 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
         gptoss_rope_apply(&ctx->rope, table, ctx->k + t * kv_dim, nkv);
     }
 
-    /* The batch's own keys are read from ctx->k/v, so every (token, head)
-     * pair is independent and the cache is written only afterwards. */
+    /* The batch's own keys are read from ctx->k/v, so every (block of
+     * tokens, KV head) item is independent and the cache is written only
+     * afterwards. */
     const attn_source src = {&ctx->cache, cache_layer, ctx->k, ctx->v, pos0};
     const float scale = 1.0f / sqrtf((float)d);
     const uint32_t blocks = (n + GPTOSS_ATTN_BLOCK - 1) / GPTOSS_ATTN_BLOCK;
