@@ -127,6 +127,23 @@ __attribute__((target("avx512f"))) static void keys_tile_avx512(const attn_sourc
     }
 }
 
+/* max(init, s[lo..hi)); NaN scores are skipped, as in the scalar loop. */
+__attribute__((target("avx512f"))) static float scores_max_avx512(const float *s, uint32_t lo, uint32_t hi,
+                                                                 float init) {
+    __m512 m = _mm512_set1_ps(init);
+    for (uint32_t j = lo; j < hi; j += 16) {
+        const __mmask16 in = hi - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (hi - j)) - 1);
+        m = _mm512_mask_max_ps(m, in, _mm512_maskz_loadu_ps(in, s + j), m); /* max(x, m) keeps m when x is NaN */
+    }
+    return _mm512_reduce_max_ps(m);
+}
+
+/* out[0..n) *= factor, n a multiple of 16. */
+__attribute__((target("avx512f"))) static void scale_vector_avx512(float *out, float factor, uint32_t n) {
+    const __m512 f = _mm512_set1_ps(factor);
+    for (uint32_t i = 0; i < n; i += 16) _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(out + i), f));
+}
+
 /* Scores of heads h and h+1 (q0, q1) against the whole tile: two heads at a
  * time give 8 independent FMA chains and share every key load. */
 __attribute__((target("avx512f"))) static void tile_scores2_avx512(const float *q0, const float *q1,
@@ -254,14 +271,22 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
             }
             for (uint32_t h = 0; h < group; h++) {
                 float *s = scores + h * GPTOSS_ATTN_TILE, tile_max = tmax[h];
-                for (uint32_t j = lo; j < hi; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
+#if HAVE_AVX512_PATH
+                if (wide) tile_max = scores_max_avx512(s, lo, hi, tile_max);
+                else
+#endif
+                    for (uint32_t j = lo; j < hi; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
                 if (tile_max == -INFINITY) { /* every score so far is -inf: nothing to add */
                     for (uint32_t j = lo; j < hi; j++) s[j] = 0.0f;
                     continue;
                 }
                 const float correction = expf(tmax[h] - tile_max);
                 tsum[h] *= correction;
-                scale_vector(ot + (size_t)h * head_dim, correction, head_dim);
+#if HAVE_AVX512_PATH
+                if (wide) scale_vector_avx512(ot + (size_t)h * head_dim, correction, head_dim);
+                else
+#endif
+                    scale_vector(ot + (size_t)h * head_dim, correction, head_dim);
                 tmax[h] = tile_max;
                 tsum[h] += exp_shifted(s + lo, hi - lo, tile_max);
             }
