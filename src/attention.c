@@ -3,6 +3,7 @@
 #include "attention.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "numeric.h"
 
@@ -215,6 +216,7 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
     float *running_max = scratch + group * GPTOSS_ATTN_TILE; /* [n][group] */
     float *running_sum = running_max + (size_t)n * group;    /* [n][group] */
     float *keys_t = running_sum + (size_t)n * group;         /* [head_dim][TILE]: the tile's keys transposed */
+    float *tile_values = keys_t + (size_t)head_dim * GPTOSS_ATTN_TILE; /* [TILE][head_dim] */
     uint32_t lo_key = UINT32_MAX, hi_key = 0;
     for (uint32_t t = 0; t < n; t++) {
         for (uint32_t h = 0; h < group; h++) {
@@ -248,8 +250,15 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
         } else
 #endif
             transpose_keys(src, start, count, offset, head_dim, keys_t);
-        const float *values[GPTOSS_ATTN_TILE]; /* the tile's value rows, located once (ring slots need a modulo) */
-        for (uint32_t j = 0; j < count; j++) values[j] = value_row(src, start + j) + offset;
+        /* The tile's value rows, copied together once for all n tokens: in
+         * the cache they sit kv_dim floats apart, a power-of-two stride that
+         * maps them onto a few L1 sets. */
+        const float *values[GPTOSS_ATTN_TILE];
+        for (uint32_t j = 0; j < count; j++) {
+            float *row = tile_values + (size_t)j * head_dim;
+            memcpy(row, value_row(src, start + j) + offset, head_dim * sizeof(float));
+            values[j] = row;
+        }
         for (uint32_t t = 0; t < n; t++) {
             if (last[t] < start || first[t] > start + count - 1) continue; /* no key of the tile for this token */
             /* keys [lo, hi) of the tile are the token's */

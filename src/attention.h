@@ -24,7 +24,7 @@ enum { GPTOSS_ATTN_TILE = 64, GPTOSS_ATTN_BLOCK = 16 };
 /* Floats of scratch gptoss_attend_group and gptoss_attend_block need for
  * `group` heads of head_dim. */
 static inline uint32_t gptoss_attend_scratch(uint32_t group, uint32_t head_dim) {
-    return group * (GPTOSS_ATTN_TILE + 2 * GPTOSS_ATTN_BLOCK) + head_dim * GPTOSS_ATTN_TILE;
+    return group * (GPTOSS_ATTN_TILE + 2 * GPTOSS_ATTN_BLOCK) + 2 * head_dim * GPTOSS_ATTN_TILE;
 }
 
 /* Attention of the `group` query heads that share KV head kv_head, over keys

@@ -9,8 +9,10 @@
 /* One head (group of 1) through gptoss_attend_group. */
 static void attend_one(const float *q, const attn_source *src, uint32_t kv_head, uint32_t d, uint32_t first,
                        uint32_t last, float sink, float scale, float *out) {
-    float scratch[GPTOSS_ATTN_TILE + 2 + 64 * GPTOSS_ATTN_TILE];
+    float *scratch = malloc(gptoss_attend_scratch(1, d) * sizeof(float));
+    cr_assert_not_null(scratch);
     gptoss_attend_group(q, 1, src, kv_head, d, first, last, &sink, scale, scratch, out);
+    free(scratch);
 }
 
 /* A cache of one layer with `slots` positions of one KV head of size d. */
@@ -126,7 +128,8 @@ Test(attention, online_softmax_matches_direct) {
     attn_source src = {&cache, &layer, NULL, NULL, N};
     float q[GROUP * D], sinks[GROUP] = {0.5f, -2.0f, 8.0f}, out[GROUP * D];
     for (int i = 0; i < GROUP * D; i++) q[i] = cosf((float)i);
-    float scratch[GROUP * (GPTOSS_ATTN_TILE + 2) + D * GPTOSS_ATTN_TILE];
+    float scratch[GROUP * (GPTOSS_ATTN_TILE + 2 * GPTOSS_ATTN_BLOCK) + 2 * D * GPTOSS_ATTN_TILE];
+    cr_assert_eq(sizeof scratch / sizeof(float), gptoss_attend_scratch(GROUP, D));
     const uint32_t first = 17, last = N - 2;
     gptoss_attend_group(q, GROUP, &src, 0, D, first, last, sinks, 0.7f, scratch, out);
     for (int h = 0; h < GROUP; h++) {
