@@ -114,18 +114,36 @@ Test(attention, kv_head_selects_slice) {
     free(layer.values);
 }
 
+/* One layer of n cached positions of one KV head of size d, filled with
+ * smooth waves: keys sin(0.37 i) * key_amplitude, values cos(0.11 i). */
+typedef struct wave_cache {
+    float *keys, *values;
+    kv_layer layer;
+    kv_cache cache;
+} wave_cache;
+
+static void wave_cache_init(wave_cache *w, uint32_t n, uint32_t d, float key_amplitude) {
+    w->keys = malloc((size_t)n * d * sizeof(float));
+    w->values = malloc((size_t)n * d * sizeof(float));
+    cr_assert(w->keys && w->values);
+    for (uint32_t i = 0; i < n * d; i++) {
+        w->keys[i] = sinf((float)i * 0.37f) * key_amplitude;
+        w->values[i] = cosf((float)i * 0.11f);
+    }
+    w->layer = (kv_layer){w->keys, w->values, n};
+    w->cache = (kv_cache){.layers = &w->layer, .n_layers = 1, .kv_dim = d};
+}
+
+static void wave_cache_free(wave_cache *w) { free(w->keys), free(w->values); }
+
 /* Many keys (several tiles) and a group of heads: the online softmax equals a
  * direct float64 softmax with the sink, for every head of the group. */
 Test(attention, online_softmax_matches_direct) {
     enum { D = 8, N = 300, GROUP = 3 };
-    float *keys = malloc(N * D * sizeof(float)), *values = malloc(N * D * sizeof(float));
-    for (int i = 0; i < N * D; i++) {
-        keys[i] = sinf((float)i * 0.37f) * 2.0f;
-        values[i] = cosf((float)i * 0.11f);
-    }
-    kv_layer layer = {keys, values, N};
-    kv_cache cache = {.layers = &layer, .n_layers = 1, .kv_dim = D};
-    attn_source src = {&cache, &layer, NULL, NULL, N};
+    wave_cache w;
+    wave_cache_init(&w, N, D, 2.0f);
+    const float *keys = w.keys, *values = w.values;
+    attn_source src = {&w.cache, &w.layer, NULL, NULL, N};
     float q[GROUP * D], sinks[GROUP] = {0.5f, -2.0f, 8.0f}, out[GROUP * D];
     for (int i = 0; i < GROUP * D; i++) q[i] = cosf((float)i);
     float scratch[GROUP * (GPTOSS_ATTN_TILE + 2 * GPTOSS_ATTN_BLOCK) + 2 * D * GPTOSS_ATTN_TILE];
@@ -149,8 +167,7 @@ Test(attention, online_softmax_matches_direct) {
                                want);
         }
     }
-    free(keys);
-    free(values);
+    wave_cache_free(&w);
 }
 
 /* The same check for other head sizes and groups, over several tiles: 64
@@ -158,14 +175,10 @@ Test(attention, online_softmax_matches_direct) {
  * in pairs), and sizes of 1, 5 and 16 registers of 16 floats. */
 static void online_softmax_for(uint32_t D, uint32_t GROUP) {
     const uint32_t N = 200;
-    float *keys = malloc(N * D * sizeof(float)), *values = malloc(N * D * sizeof(float));
-    for (uint32_t i = 0; i < N * D; i++) {
-        keys[i] = sinf((float)i * 0.37f) * 0.5f;
-        values[i] = cosf((float)i * 0.11f);
-    }
-    kv_layer layer = {keys, values, N};
-    kv_cache cache = {.layers = &layer, .n_layers = 1, .kv_dim = D};
-    attn_source src = {&cache, &layer, NULL, NULL, N};
+    wave_cache w;
+    wave_cache_init(&w, N, D, 0.5f);
+    const float *keys = w.keys, *values = w.values;
+    attn_source src = {&w.cache, &w.layer, NULL, NULL, N};
     float *q = malloc(GROUP * D * sizeof(float)), *out = malloc(GROUP * D * sizeof(float));
     float *scratch = malloc(gptoss_attend_scratch(GROUP, D) * sizeof(float)), sinks[8];
     cr_assert_leq(GROUP, 8);
@@ -190,7 +203,8 @@ static void online_softmax_for(uint32_t D, uint32_t GROUP) {
                                out[h * D + i], want);
         }
     }
-    free(keys), free(values), free(q), free(out), free(scratch);
+    wave_cache_free(&w);
+    free(q), free(out), free(scratch);
 }
 
 Test(attention, online_softmax_head_dim_64) { online_softmax_for(64, 8); }
@@ -208,14 +222,9 @@ Test(attention, online_softmax_odd_groups) {
  * vectorised head size and a scalar one. */
 static void block_matches_tokens(uint32_t D, uint32_t GROUP, int sliding) {
     const uint32_t N = 300, WINDOW = 50, POS0 = 200, COUNT = 37;
-    float *keys = malloc(N * D * sizeof(float)), *values = malloc(N * D * sizeof(float));
-    for (uint32_t i = 0; i < N * D; i++) {
-        keys[i] = sinf((float)i * 0.37f) * 0.5f;
-        values[i] = cosf((float)i * 0.11f);
-    }
-    kv_layer layer = {keys, values, N};
-    kv_cache cache = {.layers = &layer, .n_layers = 1, .kv_dim = D};
-    attn_source src = {&cache, &layer, NULL, NULL, N};
+    wave_cache w;
+    wave_cache_init(&w, N, D, 0.5f);
+    attn_source src = {&w.cache, &w.layer, NULL, NULL, N};
     const size_t stride = (size_t)GROUP * D;
     float *q = malloc(COUNT * stride * sizeof(float)), *block = malloc(COUNT * stride * sizeof(float));
     float *single = malloc(stride * sizeof(float)), *scratch = malloc(gptoss_attend_scratch(GROUP, D) * sizeof(float));
@@ -233,7 +242,8 @@ static void block_matches_tokens(uint32_t D, uint32_t GROUP, int sliding) {
             cr_assert_float_eq(block[t * stride + i], single[i], 1e-5, "d=%u group %u sliding %d token %u [%u]: %g vs %g",
                                D, GROUP, sliding, t, i, block[t * stride + i], single[i]);
     }
-    free(keys), free(values), free(q), free(block), free(single), free(scratch);
+    wave_cache_free(&w);
+    free(q), free(block), free(single), free(scratch);
 }
 
 Test(attention, block_matches_tokens) {
