@@ -136,13 +136,38 @@ static void wave_cache_init(wave_cache *w, uint32_t n, uint32_t d, float key_amp
 
 static void wave_cache_free(wave_cache *w) { free(w->keys), free(w->values); }
 
+/* out (GROUP heads of D) against a direct float64 softmax with the sink over
+ * keys first..last of w, for every head of the group. */
+static void expect_direct_softmax(const float *q, const wave_cache *w, uint32_t D, uint32_t GROUP, uint32_t first,
+                                  uint32_t last, const float *sinks, float scale, const float *out) {
+    double *s = malloc((last + 1) * sizeof(double));
+    cr_assert_not_null(s);
+    for (uint32_t h = 0; h < GROUP; h++) {
+        double m = sinks[h], denominator;
+        for (uint32_t j = first; j <= last; j++) {
+            double dot = 0;
+            for (uint32_t i = 0; i < D; i++) dot += (double)q[h * D + i] * w->keys[j * D + i];
+            s[j] = dot * scale;
+            if (s[j] > m) m = s[j];
+        }
+        denominator = exp(sinks[h] - m);
+        for (uint32_t j = first; j <= last; j++) denominator += exp(s[j] - m);
+        for (uint32_t i = 0; i < D; i++) {
+            double want = 0;
+            for (uint32_t j = first; j <= last; j++) want += exp(s[j] - m) / denominator * w->values[j * D + i];
+            cr_expect_float_eq(out[h * D + i], (float)want, 1e-5, "d=%u head %u out[%u]: %g vs %g", D, h, i,
+                               out[h * D + i], want);
+        }
+    }
+    free(s);
+}
+
 /* Many keys (several tiles) and a group of heads: the online softmax equals a
  * direct float64 softmax with the sink, for every head of the group. */
 Test(attention, online_softmax_matches_direct) {
     enum { D = 8, N = 300, GROUP = 3 };
     wave_cache w;
     wave_cache_init(&w, N, D, 2.0f);
-    const float *keys = w.keys, *values = w.values;
     attn_source src = {&w.cache, &w.layer, NULL, NULL, N};
     float q[GROUP * D], sinks[GROUP] = {0.5f, -2.0f, 8.0f}, out[GROUP * D];
     for (int i = 0; i < GROUP * D; i++) q[i] = cosf((float)i);
@@ -150,23 +175,7 @@ Test(attention, online_softmax_matches_direct) {
     cr_assert_eq(sizeof scratch / sizeof(float), gptoss_attend_scratch(GROUP, D));
     const uint32_t first = 17, last = N - 2;
     gptoss_attend_group(q, GROUP, &src, 0, D, first, last, sinks, 0.7f, scratch, out);
-    for (int h = 0; h < GROUP; h++) {
-        double m = sinks[h], s[N], denominator = 0;
-        for (uint32_t j = first; j <= last; j++) {
-            double dot = 0;
-            for (int i = 0; i < D; i++) dot += (double)q[h * D + i] * keys[j * D + i];
-            s[j] = dot * 0.7;
-            if (s[j] > m) m = s[j];
-        }
-        denominator = exp(sinks[h] - m);
-        for (uint32_t j = first; j <= last; j++) denominator += exp(s[j] - m);
-        for (int i = 0; i < D; i++) {
-            double want = 0;
-            for (uint32_t j = first; j <= last; j++) want += exp(s[j] - m) / denominator * values[j * D + i];
-            cr_expect_float_eq(out[h * D + i], (float)want, 1e-5, "head %d out[%d]: %g vs %g", h, i, out[h * D + i],
-                               want);
-        }
-    }
+    expect_direct_softmax(q, &w, D, GROUP, first, last, sinks, 0.7f, out);
     wave_cache_free(&w);
 }
 
@@ -177,7 +186,6 @@ static void online_softmax_for(uint32_t D, uint32_t GROUP) {
     const uint32_t N = 200;
     wave_cache w;
     wave_cache_init(&w, N, D, 0.5f);
-    const float *keys = w.keys, *values = w.values;
     attn_source src = {&w.cache, &w.layer, NULL, NULL, N};
     float *q = malloc(GROUP * D * sizeof(float)), *out = malloc(GROUP * D * sizeof(float));
     float *scratch = malloc(gptoss_attend_scratch(GROUP, D) * sizeof(float)), sinks[8];
@@ -186,23 +194,7 @@ static void online_softmax_for(uint32_t D, uint32_t GROUP) {
     for (uint32_t h = 0; h < GROUP; h++) sinks[h] = (float)h - 3.0f;
     const uint32_t first = 3, last = N - 1;
     gptoss_attend_group(q, GROUP, &src, 0, D, first, last, sinks, 0.125f, scratch, out);
-    for (uint32_t h = 0; h < GROUP; h++) {
-        double s[200], m = sinks[h], denominator;
-        for (uint32_t j = first; j <= last; j++) {
-            double dot = 0;
-            for (uint32_t i = 0; i < D; i++) dot += (double)q[h * D + i] * keys[j * D + i];
-            s[j] = dot * 0.125;
-            if (s[j] > m) m = s[j];
-        }
-        denominator = exp(sinks[h] - m);
-        for (uint32_t j = first; j <= last; j++) denominator += exp(s[j] - m);
-        for (uint32_t i = 0; i < D; i++) {
-            double want = 0;
-            for (uint32_t j = first; j <= last; j++) want += exp(s[j] - m) / denominator * values[j * D + i];
-            cr_expect_float_eq(out[h * D + i], (float)want, 1e-5, "d=%u head %u out[%u]: %g vs %g", D, h, i,
-                               out[h * D + i], want);
-        }
-    }
+    expect_direct_softmax(q, &w, D, GROUP, first, last, sinks, 0.125f, out);
     wave_cache_free(&w);
     free(q), free(out), free(scratch);
 }
