@@ -145,7 +145,8 @@ int bench_e2e_main(int argc, char **argv) {
     const double cold_prefill_s = bench_seconds() - start;
     uint32_t next = gptoss_sampler_sample(sampler, logits);
     const double ttft_s = bench_seconds() - start;
-    /* Warm: the same prompt again into an emptied context. */
+    /* Warm: the same prompt again into an emptied context (same logits, so
+     * decoding starts from the token sampled above). */
     double prefill_runs[100];
     for (uint32_t r = 0; r < reps && s == GPTOSS_OK; r++) {
         gptoss_context_reset(ctx);
@@ -154,7 +155,6 @@ int bench_e2e_main(int argc, char **argv) {
         prefill_runs[r] = bench_seconds() - start;
         fprintf(stderr, "prefill %u/%u: %.2f tok/s\n", r + 1, reps, n_prompt / prefill_runs[r]);
     }
-    next = gptoss_sampler_sample(sampler, logits);
     start = bench_seconds();
     for (uint32_t i = 0; i < n_gen && s == GPTOSS_OK; i++) {
         s = gptoss_context_eval(ctx, &next, 1, GPTOSS_LOGITS_LAST, logits);

@@ -73,7 +73,7 @@ VECTOR_CLONES static float exp_shifted(float *s, uint32_t count, float max) {
     return sum;
 }
 
-static inline void scale_vector(float *out, float factor, uint32_t n) {
+VECTOR_CLONES static void scale_vector(float *out, float factor, uint32_t n) {
 #pragma omp simd
     for (uint32_t i = 0; i < n; i++) out[i] *= factor;
 }
@@ -137,12 +137,6 @@ __attribute__((target("avx512f"))) static float scores_max_avx512(const float *s
         m = _mm512_mask_max_ps(m, in, _mm512_maskz_loadu_ps(in, s + j), m); /* max(x, m) keeps m when x is NaN */
     }
     return _mm512_reduce_max_ps(m);
-}
-
-/* out[0..n) *= factor, n a multiple of 16. */
-__attribute__((target("avx512f"))) static void scale_vector_avx512(float *out, float factor, uint32_t n) {
-    const __m512 f = _mm512_set1_ps(factor);
-    for (uint32_t i = 0; i < n; i += 16) _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(out + i), f));
 }
 
 /* Scores of heads h and h+1 (q0, q1) against the whole tile: two heads at a
@@ -236,16 +230,15 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
 #if HAVE_AVX512_PATH
         if (wide) {
             /* Rows of one head sit kv_dim apart, too far for the hardware
-             * prefetcher: fetch this tile's values (used after the softmax)
-             * and the next tile's keys now. */
+             * prefetcher: fetch the next tile's keys and values while this
+             * tile computes (its own are read right below). */
             const uint32_t next = hi_key - start >= GPTOSS_ATTN_TILE ? start + GPTOSS_ATTN_TILE : start;
             const uint32_t next_count = hi_key - next + 1 < GPTOSS_ATTN_TILE ? hi_key - next + 1 : GPTOSS_ATTN_TILE;
-            for (uint32_t j = 0; j < count; j++)
-                for (uint32_t i = 0; i < head_dim; i += 16)
-                    _mm_prefetch((const char *)(value_row(src, start + j) + offset + i), _MM_HINT_T0);
             for (uint32_t j = 0; next != start && j < next_count; j++)
-                for (uint32_t i = 0; i < head_dim; i += 16)
+                for (uint32_t i = 0; i < head_dim; i += 16) {
                     _mm_prefetch((const char *)(key_row(src, next + j) + offset + i), _MM_HINT_T1);
+                    _mm_prefetch((const char *)(value_row(src, next + j) + offset + i), _MM_HINT_T1);
+                }
             keys_tile_avx512(src, start, count, offset, head_dim, keys_t); /* whole tile, zero past count */
         } else
 #endif
@@ -291,11 +284,7 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
                 }
                 const float correction = expf(tmax[h] - tile_max);
                 tsum[h] *= correction;
-#if HAVE_AVX512_PATH
-                if (wide) scale_vector_avx512(ot + (size_t)h * head_dim, correction, head_dim);
-                else
-#endif
-                    scale_vector(ot + (size_t)h * head_dim, correction, head_dim);
+                scale_vector(ot + (size_t)h * head_dim, correction, head_dim);
                 tmax[h] = tile_max;
                 tsum[h] += exp_shifted(s + lo, hi - lo, tile_max);
             }
