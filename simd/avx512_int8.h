@@ -30,6 +30,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx512_transpose.h"
 #include "kernels.h"
 
 #define INT8_INLINE static inline __attribute__((always_inline))
@@ -223,33 +224,6 @@ typedef struct int8_tile {
     __m512i w[TILE_BLOCKS][8][2]; /* lane r of w[b][k][h]: row 16h+r's columns 32b+4k .. 32b+4k+3, encoded */
     __m512 scale[TILE_BLOCKS][2]; /* lane r of scale[b][h]: row 16h+r's scale of block b */
 } int8_tile;
-
-/* In-lane 4x4 transpose of 32-bit elements: afterwards v[k] lane group g holds
- * element k of lane group g of the old v[0], v[1], v[2], v[3]. */
-INT8_INLINE void transpose4_lanes(__m512i v[4]) {
-    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
-    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
-    v[0] = _mm512_unpacklo_epi64(t0, t2);
-    v[1] = _mm512_unpackhi_epi64(t0, t2);
-    v[2] = _mm512_unpacklo_epi64(t1, t3);
-    v[3] = _mm512_unpackhi_epi64(t1, t3);
-}
-
-/* Transposes 16 registers of 16 32-bit lanes: m[i] lane j <-> m[j] lane i. */
-INT8_INLINE void transpose16(__m512i m[16]) {
-    for (int i = 0; i < 16; i += 4) transpose4_lanes(m + i); /* m[i+j] lane group L: rows i..i+3 of column 4L+j */
-    __m512i t[16];
-    for (int j = 0; j < 4; j++) { /* gather the four 4-row quarters of column 4L+j */
-        const __m512i u0 = _mm512_shuffle_i32x4(m[j], m[4 + j], 0x88), u1 = _mm512_shuffle_i32x4(m[j], m[4 + j], 0xdd);
-        const __m512i v0 = _mm512_shuffle_i32x4(m[8 + j], m[12 + j], 0x88),
-                      v1 = _mm512_shuffle_i32x4(m[8 + j], m[12 + j], 0xdd);
-        t[j] = _mm512_shuffle_i32x4(u0, v0, 0x88);
-        t[8 + j] = _mm512_shuffle_i32x4(u0, v0, 0xdd);
-        t[4 + j] = _mm512_shuffle_i32x4(u1, v1, 0x88);
-        t[12 + j] = _mm512_shuffle_i32x4(u1, v1, 0xdd);
-    }
-    for (int i = 0; i < 16; i++) m[i] = t[i];
-}
 
 /* 16 bytes from each of 4 places, one per 128-bit lane (inserts from memory
  * need no shuffle port). */

@@ -9,6 +9,8 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+#include "avx512_transpose.h"
 #define HAVE_AVX512_PATH 1
 #endif
 
@@ -88,30 +90,6 @@ static int use_avx512(uint32_t head_dim) {
     return cpu && head_dim % 16 == 0 && head_dim <= 256;
 }
 
-/* m[i] lane j <-> m[j] lane i for 16 registers of 16 floats: 4x4 transposes
- * inside each 128-bit lane group, then the 4x4 grid of lane groups. */
-__attribute__((target("avx512f"))) static inline void transpose16_ps(__m512 m[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 4) {
-        const __m512 a = _mm512_unpacklo_ps(m[i], m[i + 1]), b = _mm512_unpackhi_ps(m[i], m[i + 1]);
-        const __m512 c = _mm512_unpacklo_ps(m[i + 2], m[i + 3]), d = _mm512_unpackhi_ps(m[i + 2], m[i + 3]);
-        t[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
-        t[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
-        t[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
-        t[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
-    }
-    /* t[i + k] lane group g: rows i..i+3 of column 4g + k */
-    for (int k = 0; k < 4; k++) {
-        const __m512 u0 = _mm512_shuffle_f32x4(t[k], t[4 + k], 0x88), u1 = _mm512_shuffle_f32x4(t[k], t[4 + k], 0xdd);
-        const __m512 v0 = _mm512_shuffle_f32x4(t[8 + k], t[12 + k], 0x88),
-                     v1 = _mm512_shuffle_f32x4(t[8 + k], t[12 + k], 0xdd);
-        m[k] = _mm512_shuffle_f32x4(u0, v0, 0x88);
-        m[8 + k] = _mm512_shuffle_f32x4(u0, v0, 0xdd);
-        m[4 + k] = _mm512_shuffle_f32x4(u1, v1, 0x88);
-        m[12 + k] = _mm512_shuffle_f32x4(u1, v1, 0xdd);
-    }
-}
-
 /* The tile's keys transposed (keys_t[i][j] = element i of key start + j),
  * 16 x 16 at a time; keys past count are zero. */
 __attribute__((target("avx512f"))) static void keys_tile_avx512(const attn_source *src, uint32_t start, uint32_t count,
@@ -120,10 +98,12 @@ __attribute__((target("avx512f"))) static void keys_tile_avx512(const attn_sourc
         const float *rows[16];
         for (uint32_t r = 0; r < 16; r++) rows[r] = j0 + r < count ? key_row(src, start + j0 + r) + offset : NULL;
         for (uint32_t i0 = 0; i0 < head_dim; i0 += 16) {
-            __m512 m[16];
-            for (uint32_t r = 0; r < 16; r++) m[r] = rows[r] ? _mm512_loadu_ps(rows[r] + i0) : _mm512_setzero_ps();
-            transpose16_ps(m);
-            for (uint32_t c = 0; c < 16; c++) _mm512_storeu_ps(keys_t + (size_t)(i0 + c) * GPTOSS_ATTN_TILE + j0, m[c]);
+            __m512i m[16]; /* floats moved as 32-bit lanes */
+            for (uint32_t r = 0; r < 16; r++)
+                m[r] = rows[r] ? _mm512_loadu_si512(rows[r] + i0) : _mm512_setzero_si512();
+            transpose16(m);
+            for (uint32_t c = 0; c < 16; c++)
+                _mm512_storeu_si512(keys_t + (size_t)(i0 + c) * GPTOSS_ATTN_TILE + j0, m[c]);
         }
     }
 }
