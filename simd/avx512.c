@@ -178,6 +178,8 @@ EXACT_INLINE void mxfp4_tile(const uint8_t *blocks, const uint8_t *scales, size_
         for (int r = 0; r < nr; r++)
             _mm512_store_ps(scale[r], e8m0_to_f32x16(_mm_maskz_loadu_epi8(first_lanes(gb), scales + r * nb + g)));
         for (size_t b = g; b < g + gb; b++) {
+            if (nt == 1 && b % 4 == 0) /* decode streams the rows: fetch the next row tile's line */
+                for (int r = 0; r < nr; r++) _mm_prefetch((const char *)(blocks + ((r + nr) * nb + b) * 16), _MM_HINT_T0);
             __m512 even[EXACT_ROWS], odd[EXACT_ROWS];
             for (int r = 0; r < nr; r++) fp4_to_f32(blocks + (r * nb + b) * 16, scale[r][b - g], &even[r], &odd[r]);
             for (int t = 0; t < nt; t++) {
