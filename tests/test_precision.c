@@ -86,12 +86,26 @@ static void expect_within(const char *what, const float *exact, const float *fas
     cr_expect_geq(a.top1_same * 10, a.positions * 9, "%s: top-1 agreement below 90%%", what);
 }
 
+/* Besides the bounds: fast may not stray from exact further than the
+ * reference's own bf16 run strays from its float32 one (max error with a
+ * tenth of slack, worst-position cosine), the yardstick these fixtures give
+ * for int8 against bf16. (Its mean cosine is a little below bf16's.) */
 static void fast_vs_exact(const char *fixture, bounds b) {
     char *cache = make_temp_dir();
     size_t n, V;
     float *exact = run(fixture_path(fixture), GPTOSS_PRECISION_EXACT, cache, NULL, &n, &V);
     float *fast = run(fixture_path(fixture), GPTOSS_PRECISION_FAST, cache, NULL, &n, &V);
     expect_within(fixture, exact, fast, n, V, b);
+    reference_data ref = load_reference(fixture, V);
+    const agreement bf16 = compare(ref.logits, ref.logits_bf16, n, V), ours = compare(exact, fast, n, V);
+    fprintf(stderr,
+            "%s reference bf16 vs float32: max abs error %.2f%% of max |logit|, top-1 %zu/%zu, cosine min %.5f mean %.5f\n",
+            fixture, 100 * bf16.max_err_rel, bf16.top1_same, bf16.positions, bf16.min_cosine, bf16.mean_cosine);
+    cr_expect_leq(ours.max_err_rel, 1.1f * bf16.max_err_rel, "%s: fast strays %.2f%%, the reference's bf16 %.2f%%",
+                  fixture, 100 * ours.max_err_rel, 100 * bf16.max_err_rel);
+    cr_expect_geq(ours.min_cosine, bf16.min_cosine, "%s: min cosine %.5f below the reference bf16's %.5f", fixture,
+                  ours.min_cosine, bf16.min_cosine);
+    free_reference(&ref);
     free(exact);
     free(fast);
     remove_dir(cache);

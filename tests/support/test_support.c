@@ -166,7 +166,9 @@ static uint32_t *read_tokens(const char *name, const char *file, size_t *count) 
     return (uint32_t *)raw;
 }
 
-reference_data load_reference(const char *name, size_t vocab) {
+reference_data load_reference(const char *fixture, size_t vocab) {
+    char name[128]; /* fixture may live in fixture_path's buffer, which the reads below reuse */
+    snprintf(name, sizeof name, "%s", fixture);
     reference_data ref = {.vocab = vocab};
     ref.prompt = read_tokens(name, "prompt_tokens.i32.bin", &ref.n_prompt);
     ref.greedy = read_tokens(name, "greedy_tokens.i32.bin", &ref.n_greedy);
@@ -176,6 +178,16 @@ reference_data load_reference(const char *name, size_t vocab) {
     size_t size;
     ref.logits = read_whole_file(fixture_path(relative), &size);
     cr_assert_eq(size, ref.n_sequence * vocab * sizeof(float), "reference logits of %s have an unexpected size", name);
+    snprintf(relative, sizeof relative, "%s/reference/logits_bf16.bf16.bin", name);
+    uint16_t *bf16 = read_whole_file(fixture_path(relative), &size);
+    cr_assert_eq(size, ref.n_sequence * vocab * sizeof(uint16_t), "bf16 reference logits of %s have an unexpected size",
+                 name);
+    ref.logits_bf16 = malloc(ref.n_sequence * vocab * sizeof(float));
+    for (size_t i = 0; i < ref.n_sequence * vocab; i++) {
+        const uint32_t bits = (uint32_t)bf16[i] << 16;
+        memcpy(&ref.logits_bf16[i], &bits, sizeof bits);
+    }
+    free(bf16);
     return ref;
 }
 
@@ -184,6 +196,7 @@ void free_reference(reference_data *ref) {
     free(ref->greedy);
     free(ref->sequence);
     free(ref->logits);
+    free(ref->logits_bf16);
 }
 
 float max_abs_diff(const float *a, const float *b, size_t n) {

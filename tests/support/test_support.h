@@ -45,6 +45,7 @@ typedef struct reference_data {
     uint32_t *prompt, *greedy, *sequence;
     size_t n_prompt, n_greedy, n_sequence;
     float *logits;      /* [n_sequence][vocab] */
+    float *logits_bf16; /* the reference run in bf16, widened: [n_sequence][vocab] */
     size_t vocab;
 } reference_data;
 
