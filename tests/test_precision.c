@@ -76,7 +76,8 @@ typedef struct bounds {
     float max_err_rel, min_cosine, mean_cosine;
 } bounds;
 
-static void expect_within(const char *what, const float *exact, const float *fast, size_t n, size_t V, bounds b) {
+static agreement expect_within(const char *what, const float *exact, const float *fast, size_t n, size_t V,
+                               bounds b) {
     agreement a = compare(exact, fast, n, V);
     fprintf(stderr, "%s fast vs exact: max abs error %.2f%% of max |logit|, top-1 %zu/%zu, cosine min %.5f mean %.5f\n",
             what, 100 * a.max_err_rel, a.top1_same, a.positions, a.min_cosine, a.mean_cosine);
@@ -84,6 +85,7 @@ static void expect_within(const char *what, const float *exact, const float *fas
     cr_expect_geq(a.min_cosine, b.min_cosine, "%s: min cosine %.5f", what, a.min_cosine);
     cr_expect_geq(a.mean_cosine, b.mean_cosine, "%s: mean cosine %.5f", what, a.mean_cosine);
     cr_expect_geq(a.top1_same * 10, a.positions * 9, "%s: top-1 agreement below 90%%", what);
+    return a;
 }
 
 /* Besides the bounds: fast may not stray from exact further than the
@@ -95,9 +97,9 @@ static void fast_vs_exact(const char *fixture, bounds b) {
     size_t n, V;
     float *exact = run(fixture_path(fixture), GPTOSS_PRECISION_EXACT, cache, NULL, &n, &V);
     float *fast = run(fixture_path(fixture), GPTOSS_PRECISION_FAST, cache, NULL, &n, &V);
-    expect_within(fixture, exact, fast, n, V, b);
+    const agreement ours = expect_within(fixture, exact, fast, n, V, b);
     reference_data ref = load_reference(fixture, V);
-    const agreement bf16 = compare(ref.logits, ref.logits_bf16, n, V), ours = compare(exact, fast, n, V);
+    const agreement bf16 = compare(ref.logits, ref.logits_bf16, n, V);
     fprintf(stderr,
             "%s reference bf16 vs float32: max abs error %.2f%% of max |logit|, top-1 %zu/%zu, cosine min %.5f mean %.5f\n",
             fixture, 100 * bf16.max_err_rel, bf16.top1_same, bf16.positions, bf16.min_cosine, bf16.mean_cosine);
