@@ -14,16 +14,20 @@
 #define HAVE_AVX512_PATH 1
 #endif
 
-static inline const float *key_row(const attn_source *src, uint32_t position) {
+/* KV head kv_head's key (value) row of position: the batch's own rows
+ * (kv_dim apart) or the cache's. */
+static inline const float *key_row(const attn_source *src, uint32_t position, uint32_t kv_head) {
+    const uint32_t d = src->cache->head_dim;
     if (position >= src->batch_start)
-        return src->batch_keys + (size_t)(position - src->batch_start) * src->cache->kv_dim;
-    return kv_key(src->cache, src->layer, position);
+        return src->batch_keys + (size_t)(position - src->batch_start) * src->cache->kv_dim + (size_t)kv_head * d;
+    return kv_key(src->cache, src->layer, position, kv_head);
 }
 
-static inline const float *value_row(const attn_source *src, uint32_t position) {
+static inline const float *value_row(const attn_source *src, uint32_t position, uint32_t kv_head) {
+    const uint32_t d = src->cache->head_dim;
     if (position >= src->batch_start)
-        return src->batch_values + (size_t)(position - src->batch_start) * src->cache->kv_dim;
-    return kv_value(src->cache, src->layer, position);
+        return src->batch_values + (size_t)(position - src->batch_start) * src->cache->kv_dim + (size_t)kv_head * d;
+    return kv_value(src->cache, src->layer, position, kv_head);
 }
 
 enum { KEY_BLOCK = 16 };
@@ -45,10 +49,10 @@ VECTOR_CLONES static void tile_scores(const float *q, const float *keys_t, uint3
 
 /* The tile's keys transposed, zero-padded to whole KEY_BLOCKs (what
  * tile_scores reads). */
-static void transpose_keys(const attn_source *src, uint32_t start, uint32_t count, size_t offset, uint32_t head_dim,
+static void transpose_keys(const attn_source *src, uint32_t start, uint32_t count, uint32_t kv_head, uint32_t head_dim,
                            float *keys_t) {
     for (uint32_t j = 0; j < count; j++) { /* each key row read once for every head of the group */
-        const float *k = key_row(src, start + j) + offset;
+        const float *k = key_row(src, start + j, kv_head);
         for (uint32_t i = 0; i < head_dim; i++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = k[i];
     }
     const uint32_t padded = (count + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK;
@@ -93,10 +97,10 @@ static int use_avx512(uint32_t head_dim) {
 /* The tile's keys transposed (keys_t[i][j] = element i of key start + j),
  * 16 x 16 at a time; keys past count are zero. */
 __attribute__((target("avx512f"))) static void keys_tile_avx512(const attn_source *src, uint32_t start, uint32_t count,
-                                                                size_t offset, uint32_t head_dim, float *keys_t) {
+                                                                uint32_t kv_head, uint32_t head_dim, float *keys_t) {
     for (uint32_t j0 = 0; j0 < GPTOSS_ATTN_TILE; j0 += 16) {
         const float *rows[16];
-        for (uint32_t r = 0; r < 16; r++) rows[r] = j0 + r < count ? key_row(src, start + j0 + r) + offset : NULL;
+        for (uint32_t r = 0; r < 16; r++) rows[r] = j0 + r < count ? key_row(src, start + j0 + r, kv_head) : NULL;
         for (uint32_t i0 = 0; i0 < head_dim; i0 += 16) {
             __m512i m[16]; /* floats moved as 32-bit lanes */
             for (uint32_t r = 0; r < 16; r++)
@@ -185,7 +189,6 @@ __attribute__((target("avx512f"))) static void values2_avx512(const float *const
 static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uint32_t *first, const uint32_t *last,
                           uint32_t group, const attn_source *src, uint32_t kv_head, uint32_t head_dim,
                           const float *sinks, float scale, float *scratch, float *out, size_t out_stride) {
-    const size_t offset = (size_t)kv_head * head_dim;
     float *scores = scratch;                              /* [group][TILE], one token at a time */
     float *running_max = scratch + group * GPTOSS_ATTN_TILE; /* [n][group] */
     float *running_sum = running_max + (size_t)n * group;    /* [n][group] */
@@ -209,27 +212,27 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
         const uint32_t count = hi_key - start + 1 < GPTOSS_ATTN_TILE ? hi_key - start + 1 : GPTOSS_ATTN_TILE;
 #if HAVE_AVX512_PATH
         if (wide) {
-            /* Rows of one head sit kv_dim apart, too far for the hardware
-             * prefetcher: fetch the next tile's keys and values while this
-             * tile computes (its own are read right below). */
+            /* Fetch the next tile's keys and values while this tile
+             * computes (its own are read right below): the batch's rows sit
+             * kv_dim apart, too far for the hardware prefetcher. */
             const uint32_t next = hi_key - start >= GPTOSS_ATTN_TILE ? start + GPTOSS_ATTN_TILE : start;
             const uint32_t next_count = hi_key - next + 1 < GPTOSS_ATTN_TILE ? hi_key - next + 1 : GPTOSS_ATTN_TILE;
             for (uint32_t j = 0; next != start && j < next_count; j++)
                 for (uint32_t i = 0; i < head_dim; i += 16) {
-                    _mm_prefetch((const char *)(key_row(src, next + j) + offset + i), _MM_HINT_T1);
-                    _mm_prefetch((const char *)(value_row(src, next + j) + offset + i), _MM_HINT_T1);
+                    _mm_prefetch((const char *)(key_row(src, next + j, kv_head) + i), _MM_HINT_T1);
+                    _mm_prefetch((const char *)(value_row(src, next + j, kv_head) + i), _MM_HINT_T1);
                 }
-            keys_tile_avx512(src, start, count, offset, head_dim, keys_t); /* whole tile, zero past count */
+            keys_tile_avx512(src, start, count, kv_head, head_dim, keys_t); /* whole tile, zero past count */
         } else
 #endif
-            transpose_keys(src, start, count, offset, head_dim, keys_t);
-        /* The tile's value rows, copied together once for all n tokens: in
-         * the cache they sit kv_dim floats apart, a power-of-two stride that
-         * maps them onto a few L1 sets. */
+            transpose_keys(src, start, count, kv_head, head_dim, keys_t);
+        /* The tile's value rows, copied together once for all n tokens: the
+         * batch's sit kv_dim floats apart, a power-of-two stride that maps
+         * them onto a few L1 sets. */
         const float *values[GPTOSS_ATTN_TILE];
         for (uint32_t j = 0; j < count; j++) {
             float *row = tile_values + (size_t)j * head_dim;
-            memcpy(row, value_row(src, start + j) + offset, head_dim * sizeof(float));
+            memcpy(row, value_row(src, start + j, kv_head), head_dim * sizeof(float));
             values[j] = row;
         }
         for (uint32_t t = 0; t < n; t++) {

@@ -164,8 +164,10 @@ static void attention_block(gptoss_context *ctx, const gptoss_layer *layer, kv_l
                             group, &src, kv_head, d, sinks, scale, scratch, ctx->attn + t0 * q_dim + head0, q_dim);
     }
     for (uint32_t t = 0; t < n; t++) {
-        memcpy(kv_key(&ctx->cache, cache_layer, pos0 + t), ctx->k + t * kv_dim, kv_dim * sizeof(float));
-        memcpy(kv_value(&ctx->cache, cache_layer, pos0 + t), ctx->v + t * kv_dim, kv_dim * sizeof(float));
+        for (uint32_t h = 0; h < nkv; h++) {
+            memcpy(kv_key(&ctx->cache, cache_layer, pos0 + t, h), ctx->k + t * kv_dim + h * d, d * sizeof(float));
+            memcpy(kv_value(&ctx->cache, cache_layer, pos0 + t, h), ctx->v + t * kv_dim + h * d, d * sizeof(float));
+        }
     }
 
     /* Reuse h for the projected output before adding it to the residual. */

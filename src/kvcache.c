@@ -8,6 +8,7 @@
 gptoss_status kv_cache_init(kv_cache *cache, const gptoss_config *c, uint32_t capacity, uint32_t slack) {
     cache->n_layers = c->num_hidden_layers;
     cache->kv_dim = c->num_key_value_heads * c->head_dim;
+    cache->head_dim = c->head_dim;
     cache->layers = calloc(cache->n_layers, sizeof *cache->layers);
     if (!cache->layers) return gptoss_fail(GPTOSS_ERROR_OUT_OF_MEMORY, "out of memory for the KV cache");
     for (uint32_t i = 0; i < cache->n_layers; i++) {

@@ -15,18 +15,18 @@ static void attend_one(const float *q, const attn_source *src, uint32_t kv_head,
     free(scratch);
 }
 
-/* A cache of one layer with `slots` positions of one KV head of size d. */
-static kv_cache make_cache(uint32_t slots, uint32_t d, kv_layer *layer) {
+/* A cache of one layer with `slots` positions of `heads` KV heads of size d. */
+static kv_cache make_cache(uint32_t slots, uint32_t heads, uint32_t d, kv_layer *layer) {
     layer->slots = slots;
-    layer->keys = calloc((size_t)slots * d, sizeof(float));
-    layer->values = calloc((size_t)slots * d, sizeof(float));
-    return (kv_cache){.layers = layer, .n_layers = 1, .kv_dim = d};
+    layer->keys = calloc((size_t)slots * heads * d, sizeof(float));
+    layer->values = calloc((size_t)slots * heads * d, sizeof(float));
+    return (kv_cache){.layers = layer, .n_layers = 1, .kv_dim = heads * d, .head_dim = d};
 }
 
 Test(attention, sink_joins_denominator_only) {
     enum { D = 4, N = 3 };
     kv_layer layer;
-    kv_cache cache = make_cache(8, D, &layer);
+    kv_cache cache = make_cache(8, 1, D, &layer);
     float keys[N][D] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}};
     float values[N][D] = {{1, 2, 3, 4}, {-1, 0, 1, 0}, {5, 5, 5, 5}};
     float q[D] = {0.5f, -1.0f, 2.0f, 0.0f}, out[D];
@@ -52,7 +52,7 @@ Test(attention, sink_joins_denominator_only) {
 Test(attention, weights_sum_below_one) {
     enum { D = 2, N = 5 };
     kv_layer layer;
-    kv_cache cache = make_cache(8, D, &layer);
+    kv_cache cache = make_cache(8, 1, D, &layer);
     float keys[N * D] = {0}, values[N * D], q[D] = {0}, out[D];
     for (int i = 0; i < N * D; i++) values[i] = 1.0f;
     attn_source src = {&cache, &layer, keys, values, 0};
@@ -83,20 +83,41 @@ Test(attention, ring_and_batch_sources_agree) {
             flat_v[p][i] = cosf((float)(p * D + i));
         }
     kv_layer layer;
-    kv_cache cache = make_cache(SLOTS, D, &layer);
+    kv_cache cache = make_cache(SLOTS, 1, D, &layer);
     for (int p = 0; p < START; p++) { /* later positions overwrite earlier slots */
-        memcpy(kv_key(&cache, &layer, (uint32_t)p), flat_k[p], sizeof flat_k[p]);
-        memcpy(kv_value(&cache, &layer, (uint32_t)p), flat_v[p], sizeof flat_v[p]);
+        memcpy(kv_key(&cache, &layer, (uint32_t)p, 0), flat_k[p], sizeof flat_k[p]);
+        memcpy(kv_value(&cache, &layer, (uint32_t)p, 0), flat_v[p], sizeof flat_v[p]);
     }
     float q[D] = {0.3f, -0.2f, 0.9f}, split[D], whole[D];
     const uint32_t pos = TOTAL - 1, first = gptoss_attention_first(pos, 1, SLOTS + 1);
     attn_source ring = {&cache, &layer, &flat_k[START][0], &flat_v[START][0], START};
     attend_one(q, &ring, 0, D, first, pos, -0.5f, 0.6f, split);
     kv_layer flat_layer = {&flat_k[0][0], &flat_v[0][0], TOTAL};
-    kv_cache flat_cache = {.layers = &flat_layer, .n_layers = 1, .kv_dim = D};
+    kv_cache flat_cache = {.layers = &flat_layer, .n_layers = 1, .kv_dim = D, .head_dim = D};
     attn_source flat = {&flat_cache, &flat_layer, NULL, NULL, TOTAL};
     attend_one(q, &flat, 0, D, first, pos, -0.5f, 0.6f, whole);
     for (int i = 0; i < D; i++) cr_expect(split[i] == whole[i], "out[%d]: %g vs %g", i, split[i], whole[i]);
+    free(layer.keys);
+    free(layer.values);
+}
+
+/* In the cache each KV head's rows are its own (head-major): head 1 reads
+ * what kv_value stored for head 1, over positions before the batch. */
+Test(attention, kv_head_reads_its_cache_rows) {
+    enum { D = 2, HEADS = 3, SLOTS = 4 };
+    kv_layer layer;
+    kv_cache cache = make_cache(SLOTS, HEADS, D, &layer);
+    for (uint32_t p = 0; p < 2; p++)
+        for (uint32_t h = 0; h < HEADS; h++)
+            for (uint32_t i = 0; i < D; i++) {
+                kv_key(&cache, &layer, p, h)[i] = 0.0f; /* equal scores: the output is the values' mean */
+                kv_value(&cache, &layer, p, h)[i] = (float)(100 * h + 10 * p + i);
+            }
+    float q[D] = {0.5f, -0.25f}, out[D];
+    attn_source src = {&cache, &layer, NULL, NULL, 2};
+    attend_one(q, &src, 1, D, 0, 1, -INFINITY, 1.0f, out);
+    cr_expect_float_eq(out[0], 105.0f, 1e-4f, "got %g", out[0]);
+    cr_expect_float_eq(out[1], 106.0f, 1e-4f, "got %g", out[1]);
     free(layer.keys);
     free(layer.values);
 }
@@ -105,7 +126,7 @@ Test(attention, ring_and_batch_sources_agree) {
 Test(attention, kv_head_selects_slice) {
     enum { D = 2 };
     kv_layer layer;
-    kv_cache cache = make_cache(4, 2 * D, &layer);
+    kv_cache cache = make_cache(4, 2, D, &layer);
     float keys[2 * D] = {0, 0, 0, 0}, values[2 * D] = {1, 2, 3, 4}, q[D] = {0, 0}, out[D];
     attn_source src = {&cache, &layer, keys, values, 0};
     attend_one(q, &src, 1, D, 0, 0, -INFINITY, 1.0f, out);
@@ -131,7 +152,7 @@ static void wave_cache_init(wave_cache *w, uint32_t n, uint32_t d, float key_amp
         w->values[i] = cosf((float)i * 0.11f);
     }
     w->layer = (kv_layer){w->keys, w->values, n};
-    w->cache = (kv_cache){.layers = &w->layer, .n_layers = 1, .kv_dim = d};
+    w->cache = (kv_cache){.layers = &w->layer, .n_layers = 1, .kv_dim = d, .head_dim = d};
 }
 
 static void wave_cache_free(wave_cache *w) { free(w->keys), free(w->values); }
