@@ -1,6 +1,7 @@
 /* test_support.c - helpers shared by the Criterion tests. */
 #include "test_support.h"
 
+#include "numeric.h"
 #include "synth.h"
 
 #include <criterion/criterion.h>
@@ -183,10 +184,7 @@ reference_data load_reference(const char *fixture, size_t vocab) {
     cr_assert_eq(size, ref.n_sequence * vocab * sizeof(uint16_t), "bf16 reference logits of %s have an unexpected size",
                  name);
     ref.logits_bf16 = malloc(ref.n_sequence * vocab * sizeof(float));
-    for (size_t i = 0; i < ref.n_sequence * vocab; i++) {
-        const uint32_t bits = (uint32_t)bf16[i] << 16;
-        memcpy(&ref.logits_bf16[i], &bits, sizeof bits);
-    }
+    for (size_t i = 0; i < ref.n_sequence * vocab; i++) ref.logits_bf16[i] = bf16_to_f32(bf16[i]);
     free(bf16);
     return ref;
 }
