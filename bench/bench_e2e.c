@@ -20,9 +20,10 @@ static void usage(FILE *out) {
             "(default 32) and reports load_s, ttft_s (end of load to the first new token, so\n"
             "the first prefill, which also maps the weights in), prefill_tok_s (median of\n"
             "--reps further prefills of the same prompt into an emptied context, default 3,\n"
-            "as llama-bench measures after its warm-up), decode_tok_s, peak RSS, bytes read\n"
-            "per decoded token, the read bandwidth measured in the same run and the decode\n"
-            "bound it implies. Default precision: fast.\n");
+            "as llama-bench measures after its warm-up), decode_tok_s (median of --reps\n"
+            "runs of --gen tokens, one after the other), peak RSS, bytes read per decoded\n"
+            "token, the read bandwidth measured in the same run and the decode bound it\n"
+            "implies. Default precision: fast.\n");
 }
 
 static uint64_t peak_rss(void) {
@@ -114,9 +115,10 @@ int bench_e2e_main(int argc, char **argv) {
     }
     const double load_s = bench_seconds() - start;
     const gptoss_config *c = gptoss_model_config(model);
-    if ((uint64_t)n_prompt + n_gen > gptoss_context_capacity(ctx)) {
-        fprintf(stderr, "gptoss-bench e2e: %u + %u tokens exceed the context of %u (raise --ctx)\n", n_prompt,
-                n_gen, gptoss_context_capacity(ctx));
+    if ((uint64_t)n_prompt + (uint64_t)reps * n_gen > gptoss_context_capacity(ctx)) {
+        fprintf(stderr,
+                "gptoss-bench e2e: %u + %u x %u tokens exceed the context of %u (raise --ctx or lower --reps)\n",
+                n_prompt, reps, n_gen, gptoss_context_capacity(ctx));
         gptoss_context_free(ctx);
         gptoss_model_free(model);
         return 1;
@@ -155,18 +157,25 @@ int bench_e2e_main(int argc, char **argv) {
         prefill_runs[r] = bench_seconds() - start;
         fprintf(stderr, "prefill %u/%u: %.2f tok/s\n", r + 1, reps, n_prompt / prefill_runs[r]);
     }
-    start = bench_seconds();
-    for (uint32_t i = 0; i < n_gen && s == GPTOSS_OK; i++) {
-        s = gptoss_context_eval(ctx, &next, 1, GPTOSS_LOGITS_LAST, logits);
-        next = gptoss_sampler_sample(sampler, logits);
+    /* Decode in --reps runs that continue one sequence: the host's speed
+     * drifts within seconds, so the median, like prefill's. */
+    double decode_runs[100];
+    for (uint32_t r = 0; r < reps && s == GPTOSS_OK; r++) {
+        start = bench_seconds();
+        for (uint32_t i = 0; i < n_gen && s == GPTOSS_OK; i++) {
+            s = gptoss_context_eval(ctx, &next, 1, GPTOSS_LOGITS_LAST, logits);
+            next = gptoss_sampler_sample(sampler, logits);
+        }
+        decode_runs[r] = bench_seconds() - start;
+        fprintf(stderr, "decode %u/%u: %.2f tok/s\n", r + 1, reps, n_gen / decode_runs[r]);
     }
-    const double decode_s = bench_seconds() - start;
     if (s != GPTOSS_OK) {
         fprintf(stderr, "gptoss-bench e2e: %s\n", gptoss_last_error());
         return 1;
     }
     const uint64_t bytes_per_token = gptoss_model_bytes_per_token(model);
-    const double prefill_tok_s = n_prompt / bench_median(prefill_runs, reps), decode_tok_s = n_gen / decode_s;
+    const double prefill_tok_s = n_prompt / bench_median(prefill_runs, reps);
+    const double decode_tok_s = n_gen / bench_median(decode_runs, reps);
     const double cold_prefill_tok_s = n_prompt / cold_prefill_s;
     const double bound_tok_s = read_bw * 1e9 / (double)bytes_per_token;
     const uint64_t rss = peak_rss();
@@ -179,13 +188,13 @@ int bench_e2e_main(int argc, char **argv) {
     const double pct_peak = peak_gop_s > 0 ? 100.0 * prefill_gop_s / peak_gop_s : 0;
     if (json) {
         printf("{\"model\": \"%s\", \"load_s\": %.4f, \"prefill_tokens\": %u, \"prefill_tok_s\": %.3f, "
-               "\"prefill_reps\": %u, \"cold_prefill_tok_s\": %.3f, \"decode_tokens\": %u, \"decode_tok_s\": %.3f, "
-               "\"ttft_s\": %.4f, \"peak_rss_bytes\": %llu, "
+               "\"prefill_reps\": %u, \"cold_prefill_tok_s\": %.3f, \"decode_tokens\": %u, \"decode_reps\": %u, "
+               "\"decode_tok_s\": %.3f, \"ttft_s\": %.4f, \"peak_rss_bytes\": %llu, "
                "\"file_bytes\": %llu, \"bytes_per_token\": %llu, \"read_bw_gb_s\": %.3f, \"bound_tok_s\": %.3f, "
                "\"decode_pct_of_bound\": %.1f, \"prefill_gop_s\": %.1f, \"int8_peak_gop_s\": %.1f, "
                "\"prefill_pct_of_peak\": %.1f, \"precision\": \"%s\", \"kernels\": \"%s\", \"threads\": %d}\n",
-               model_dir, load_s, n_prompt, prefill_tok_s, reps, cold_prefill_tok_s, n_gen, decode_tok_s, ttft_s,
-               (unsigned long long)rss,
+               model_dir, load_s, n_prompt, prefill_tok_s, reps, cold_prefill_tok_s, n_gen, reps, decode_tok_s,
+               ttft_s, (unsigned long long)rss,
                (unsigned long long)gptoss_model_file_bytes(model), (unsigned long long)bytes_per_token, read_bw,
                bound_tok_s, 100.0 * decode_tok_s / bound_tok_s, prefill_gop_s, peak_gop_s, pct_peak,
                options.precision == GPTOSS_PRECISION_FAST ? "fast" : "exact", gptoss_model_kernels(model),
@@ -198,8 +207,9 @@ int bench_e2e_main(int argc, char **argv) {
             printf("                %8.1f GOP/s in the linear layers = %.0f%% of the int8 peak, %.1f GOP/s\n",
                    prefill_gop_s, pct_peak, peak_gop_s);
         printf("time to first   %8.3f s\n", ttft_s);
-        printf("decode          %8.2f tok/s  (%u tokens; bound %.2f tok/s = %.1f GB/s / %.3f GB; %.0f%%)\n",
-               decode_tok_s, n_gen, bound_tok_s, read_bw, (double)bytes_per_token / 1e9,
+        printf("decode          %8.2f tok/s  (%u tokens, median of %u; bound %.2f tok/s = %.1f GB/s / %.3f GB; "
+               "%.0f%%)\n",
+               decode_tok_s, n_gen, reps, bound_tok_s, read_bw, (double)bytes_per_token / 1e9,
                100.0 * decode_tok_s / bound_tok_s);
         printf("peak RSS        %8.2f GiB   (model files %.2f GiB)\n", (double)rss / (1u << 30),
                (double)gptoss_model_file_bytes(model) / (1u << 30));
