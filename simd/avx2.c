@@ -468,7 +468,11 @@ static void matmul_mxfp4_avx2(const uint8_t *blocks, const uint8_t *scales, size
 /* ---- fast kernels ---- */
 
 enum {
-    Q_CHUNK = 64,   /* 32-blocks per column chunk (a multiple of 8) */
+    Q_CHUNK = 64,   /* 32-blocks per packed column chunk (a multiple of 8) */
+    /* 32-blocks per column chunk of the one-row stream (a multiple of 8): a
+     * whole gpt-oss row (90 blocks), so each row streams as one run; with 64,
+     * rows were read in two strided passes and the MXFP4 matvec lost 25-30% */
+    STREAM_CHUNK = 128,
     Q_ROWS = 8,     /* rows per packed group: one ymm holds 4 columns x 8 rows */
     Q_TOKENS = 4,   /* tokens per packed register tile */
     Q_PACK_MIN_MXFP4 = 3, /* from this many tokens on, repack and tile (measured crossovers) */
@@ -495,8 +499,8 @@ INLINE __m256i hsum8_epi32(const __m256i v[8]) {
 static const int32_t pair_order[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 
 typedef struct mxfp4_stream_x {
-    __m256i even[Q_CHUNK / 2], odd[Q_CHUNK / 2];
-    _Alignas(32) int32_t corr[Q_CHUNK]; /* 12 * block sum, in pair_order per group of 8 */
+    __m256i even[STREAM_CHUNK / 2], odd[STREAM_CHUNK / 2];
+    _Alignas(32) int32_t corr[STREAM_CHUNK]; /* 12 * block sum, in pair_order per group of 8 */
 } mxfp4_stream_x;
 
 /* 32 activation bytes -> [16 even columns | 16 odd columns]. */
@@ -567,8 +571,8 @@ static void mxfp4_q8_stream(const uint8_t *blocks, const uint8_t *scales, size_t
                             const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy) {
     const size_t n_blocks = cols / 32;
     mxfp4_stream_x xs;
-    for (size_t b0 = 0; b0 < n_blocks; b0 += Q_CHUNK) {
-        const size_t nb = min_size(Q_CHUNK, n_blocks - b0), full = nb / 8, rest = nb % 8;
+    for (size_t b0 = 0; b0 < n_blocks; b0 += STREAM_CHUNK) {
+        const size_t nb = min_size(STREAM_CHUNK, n_blocks - b0), full = nb / 8, rest = nb % 8;
         for (size_t t = 0; t < n_tokens; t++) {
             mxfp4_stream_prepare(x, t, b0, nb, &xs);
             const float *xscale = x->scale + t * n_blocks + b0;

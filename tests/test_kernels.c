@@ -286,12 +286,14 @@ Test(kernels, mxfp4_q8) {
     for (int trial = 0; trial < TRIALS; trial++) check_mxfp4_q8(sets, n_sets, random_shape(0));
 }
 
-/* Many tokens against wide rows: several row tiles and column chunks, and
- * token counts past any register tile's. */
+/* Wide rows: several row tiles and column chunks, token counts past any
+ * register tile's, and one or two tokens over rows longer than a stream
+ * kernel's column chunk. */
 Test(kernels, mxfp4_q8_wide_panels) {
     const gptoss_kernels *sets[4];
     int n_sets = simd_sets(sets);
-    const shape wide[] = {{33, 41, 32 * 180, 35}, {17, 128, 32 * 90, 17}, {5, 21, 32 * 300 + 32, 5}};
+    const shape wide[] = {{33, 41, 32 * 180, 35}, {17, 128, 32 * 90, 17}, {5, 21, 32 * 300 + 32, 5},
+                          {9, 1, 32 * 301, 9},     {6, 2, 32 * 257, 7}};
     for (size_t i = 0; i < COUNT(wide); i++) check_mxfp4_q8(sets, n_sets, wide[i]);
 }
 
