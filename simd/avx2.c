@@ -618,15 +618,18 @@ INLINE __m256 q8_stream8(const int8_t *w, const uint16_t *s, const int8_t *xq, c
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(hsum8_epi32(dot)), d, acc);
 }
 
+/* Rows outermost: with two or three tokens (q/k/v's two-part input in
+ * decode) each row streams from memory once and the other tokens read it
+ * from L1. */
 static void q8_stream(const gptoss_q8_matrix *wm, size_t rows, size_t cols, const gptoss_q8_acts *x, size_t n_tokens,
                       float *y, size_t ldy) {
     const size_t n_blocks = cols / 32, full = n_blocks / 8, rest = n_blocks % 8;
-    for (size_t t = 0; t < n_tokens; t++) {
-        const int8_t *xq = x->q + t * cols;
-        const float *xscale = x->scale + t * n_blocks;
-        for (size_t r = 0; r < rows; r++) {
-            const int8_t *w = wm->q + r * cols;
-            const uint16_t *s = wm->scale + r * n_blocks;
+    for (size_t r = 0; r < rows; r++) {
+        const int8_t *w = wm->q + r * cols;
+        const uint16_t *s = wm->scale + r * n_blocks;
+        for (size_t t = 0; t < n_tokens; t++) {
+            const int8_t *xq = x->q + t * cols;
+            const float *xscale = x->scale + t * n_blocks;
             __m256 acc = _mm256_setzero_ps();
             for (size_t j = 0; j < full; j++) acc = q8_stream8(w, s, xq, xscale, j, 8, acc);
             if (rest) acc = q8_stream8(w, s, xq, xscale, full, (int)rest, acc);
