@@ -567,20 +567,22 @@ INLINE __m256 mxfp4_q8_stream8(const uint8_t *w, const uint8_t *s, const float *
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), d, acc);
 }
 
+/* Up to Q_PACK_MIN_MXFP4 - 1 tokens, rows outermost (as q8_stream): each
+ * row streams from memory once for all of them. */
 static void mxfp4_q8_stream(const uint8_t *blocks, const uint8_t *scales, size_t rows, size_t cols,
                             const gptoss_q8_acts *x, size_t n_tokens, float *y, size_t ldy) {
     const size_t n_blocks = cols / 32;
-    mxfp4_stream_x xs;
+    mxfp4_stream_x xs[Q_PACK_MIN_MXFP4 - 1];
     for (size_t b0 = 0; b0 < n_blocks; b0 += STREAM_CHUNK) {
         const size_t nb = min_size(STREAM_CHUNK, n_blocks - b0), full = nb / 8, rest = nb % 8;
-        for (size_t t = 0; t < n_tokens; t++) {
-            mxfp4_stream_prepare(x, t, b0, nb, &xs);
-            const float *xscale = x->scale + t * n_blocks + b0;
-            for (size_t r = 0; r < rows; r++) {
-                const uint8_t *w = blocks + (r * n_blocks + b0) * 16, *s = scales + r * n_blocks + b0;
+        for (size_t t = 0; t < n_tokens; t++) mxfp4_stream_prepare(x, t, b0, nb, &xs[t]);
+        for (size_t r = 0; r < rows; r++) {
+            const uint8_t *w = blocks + (r * n_blocks + b0) * 16, *s = scales + r * n_blocks + b0;
+            for (size_t t = 0; t < n_tokens; t++) {
+                const float *xscale = x->scale + t * n_blocks + b0;
                 __m256 acc = _mm256_setzero_ps();
-                for (size_t j = 0; j < full; j++) acc = mxfp4_q8_stream8(w, s, xscale, &xs, j, 8, acc);
-                if (rest) acc = mxfp4_q8_stream8(w, s, xscale, &xs, full, (int)rest, acc);
+                for (size_t j = 0; j < full; j++) acc = mxfp4_q8_stream8(w, s, xscale, &xs[t], j, 8, acc);
+                if (rest) acc = mxfp4_q8_stream8(w, s, xscale, &xs[t], full, (int)rest, acc);
                 float *yr = y + t * ldy + r;
                 *yr = (b0 == 0 ? 0.0f : *yr) + hsum_ps(acc);
             }
