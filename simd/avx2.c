@@ -308,6 +308,8 @@ INLINE void mxfp4_direct_tile(const uint8_t *blocks, const uint8_t *scales, size
         UNROLL for (int r = 0; r < R; r++) {
             const __m256 table = fp4_scaled_table(scales[r * n_blocks + b]);
             const uint8_t *wb = blocks + (r * n_blocks + b) * 16;
+            /* decode streams the rows: fetch this line of the next row tile */
+            if (T == 1 && b % 4 == 0) _mm_prefetch((const char *)(wb + F_ROWS * n_blocks * 16), _MM_HINT_T0);
             UNROLL for (int i = 0; i < 4; i++) {
                 const __m256 wv = mxfp4_floats8(wb, i, table);
                 UNROLL for (int t = 0; t < T; t++)
