@@ -12,6 +12,9 @@
 
 #include "avx512_transpose.h"
 #define HAVE_AVX512_PATH 1
+/* Unrolls the short loops over heads and registers, so their arrays of
+ * vectors become registers. */
+#define UNROLL _Pragma("GCC unroll 4")
 #endif
 
 /* KV head kv_head's key (value) row of position: the batch's own rows
@@ -112,70 +115,142 @@ __attribute__((target("avx512f"))) static void keys_tile_avx512(const attn_sourc
     }
 }
 
-/* max(init, s[lo..hi)); NaN scores are skipped, as in the scalar loop. */
-__attribute__((target("avx512f"))) static float scores_max_avx512(const float *s, uint32_t lo, uint32_t hi,
-                                                                 float init) {
-    __m512 m = _mm512_set1_ps(init);
-    for (uint32_t j = lo; j < hi; j += 16) {
-        const __mmask16 in = hi - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (hi - j)) - 1);
-        m = _mm512_mask_max_ps(m, in, _mm512_maskz_loadu_ps(in, s + j), m); /* max(x, m) keeps m when x is NaN */
-    }
-    return _mm512_reduce_max_ps(m);
+/* e^x of exp_poly (numeric.h), 16 lanes at a time. */
+__attribute__((target("avx512f"), always_inline)) static inline __m512 exp_poly_avx512(__m512 x) {
+    const __m512 round_shift = _mm512_set1_ps(12582912.0f);
+    const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), round_shift), round_shift);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
 }
 
-/* Scores of heads h and h+1 (q0, q1) against the whole tile: two heads at a
- * time give 8 independent FMA chains and share every key load. */
-__attribute__((target("avx512f"))) static void tile_scores2_avx512(const float *q0, const float *q1,
-                                                                   const float *keys_t, uint32_t head_dim, float scale,
-                                                                   float *scores0, float *scores1) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+/* For nh heads (see heads_tile), floats at..at+16*parts of each output:
+ * out = out * correction + sum over keys [lo, hi) of weight * value row.
+ * nh and parts are constants once inlined, so the 16 accumulators stay in
+ * registers and each value load serves every head. */
+__attribute__((target("avx512f"), always_inline)) static inline void heads_values(
+    int nh, int parts, const float *values, uint32_t head_dim, uint32_t at, uint32_t lo, uint32_t hi,
+    const float *weights, const float *correction, float *out) {
+    __m512 acc[4][4];
+    UNROLL
+    for (int h = 0; h < nh; h++)
+        UNROLL
+        for (int c = 0; c < parts; c++)
+            acc[h][c] = _mm512_mul_ps(_mm512_loadu_ps(out + (size_t)h * head_dim + at + 16 * c),
+                                      _mm512_set1_ps(correction[h]));
+    for (uint32_t j = lo; j < hi; j++) {
+        const float *row = values + (size_t)j * head_dim + at;
+        __m512 v[4];
+        UNROLL
+        for (int c = 0; c < parts; c++) v[c] = _mm512_loadu_ps(row + 16 * c);
+        UNROLL
+        for (int h = 0; h < nh; h++) {
+            const __m512 w = _mm512_set1_ps(weights[h * GPTOSS_ATTN_TILE + j]);
+            UNROLL
+            for (int c = 0; c < parts; c++) acc[h][c] = _mm512_fmadd_ps(w, v[c], acc[h][c]);
+        }
+    }
+    UNROLL
+    for (int h = 0; h < nh; h++)
+        UNROLL
+        for (int c = 0; c < parts; c++) _mm512_storeu_ps(out + (size_t)h * head_dim + at + 16 * c, acc[h][c]);
+}
+
+/* Up to four heads (nh, a constant once inlined) of one token against one
+ * key tile, the tile's scores kept in registers: 4 heads x 64 keys are 16
+ * accumulators, and each key row loaded serves all of them. Then each
+ * head's online-softmax step over keys [lo, hi) of the tile, and its output
+ * rescaled by the step's correction plus the weighted value rows
+ * (heads_values). `weights` is scratch for nh x GPTOSS_ATTN_TILE floats. */
+__attribute__((target("avx512f"), always_inline)) static inline void heads_tile(
+    const float *q, int nh, uint32_t head_dim, const float *keys_t, const float *values, uint32_t lo, uint32_t hi,
+    float scale, float *tmax, float *tsum, float *out, float *weights) {
+    __m512 s[4][4];
+    UNROLL
+    for (int h = 0; h < nh; h++)
+        UNROLL
+        for (int c = 0; c < 4; c++) s[h][c] = _mm512_setzero_ps();
     for (uint32_t i = 0; i < head_dim; i++) {
-        const __m512 x = _mm512_set1_ps(q0[i] * scale), y = _mm512_set1_ps(q1[i] * scale);
         const float *row = keys_t + (size_t)i * GPTOSS_ATTN_TILE;
         const __m512 k0 = _mm512_loadu_ps(row), k1 = _mm512_loadu_ps(row + 16), k2 = _mm512_loadu_ps(row + 32),
                      k3 = _mm512_loadu_ps(row + 48);
-        a0 = _mm512_fmadd_ps(x, k0, a0), a1 = _mm512_fmadd_ps(x, k1, a1);
-        a2 = _mm512_fmadd_ps(x, k2, a2), a3 = _mm512_fmadd_ps(x, k3, a3);
-        b0 = _mm512_fmadd_ps(y, k0, b0), b1 = _mm512_fmadd_ps(y, k1, b1);
-        b2 = _mm512_fmadd_ps(y, k2, b2), b3 = _mm512_fmadd_ps(y, k3, b3);
-    }
-    _mm512_storeu_ps(scores0, a0), _mm512_storeu_ps(scores0 + 16, a1);
-    _mm512_storeu_ps(scores0 + 32, a2), _mm512_storeu_ps(scores0 + 48, a3);
-    _mm512_storeu_ps(scores1, b0), _mm512_storeu_ps(scores1 + 16, b1);
-    _mm512_storeu_ps(scores1 + 32, b2), _mm512_storeu_ps(scores1 + 48, b3);
-}
-
-/* n (1..4, a constant once inlined) registers of two heads' outputs, from
- * float `at` on: out0 += sum_j p0[j] V[j], out1 += sum_j p1[j] V[j]. Every
- * value row is loaded once for both heads, whose accumulators make
- * independent FMA chains; a constant n keeps them in registers. */
-__attribute__((target("avx512f"), always_inline)) static inline void values2_part(const float *const *values,
-                                                                                  uint32_t count, const float *p0,
-                                                                                  const float *p1, uint32_t at, int n,
-                                                                                  float *out0, float *out1) {
-    __m512 a[4], b[4];
-    for (int c = 0; c < n; c++) a[c] = _mm512_loadu_ps(out0 + at + 16 * c), b[c] = _mm512_loadu_ps(out1 + at + 16 * c);
-    for (uint32_t j = 0; j < count; j++) {
-        const __m512 w0 = _mm512_set1_ps(p0[j]), w1 = _mm512_set1_ps(p1[j]);
-        for (int c = 0; c < n; c++) {
-            const __m512 v = _mm512_loadu_ps(values[j] + at + 16 * c);
-            a[c] = _mm512_fmadd_ps(w0, v, a[c]);
-            b[c] = _mm512_fmadd_ps(w1, v, b[c]);
+        UNROLL
+        for (int h = 0; h < nh; h++) {
+            const __m512 x = _mm512_set1_ps(q[(size_t)h * head_dim + i]);
+            s[h][0] = _mm512_fmadd_ps(x, k0, s[h][0]), s[h][1] = _mm512_fmadd_ps(x, k1, s[h][1]);
+            s[h][2] = _mm512_fmadd_ps(x, k2, s[h][2]), s[h][3] = _mm512_fmadd_ps(x, k3, s[h][3]);
         }
     }
-    for (int c = 0; c < n; c++) _mm512_storeu_ps(out0 + at + 16 * c, a[c]), _mm512_storeu_ps(out1 + at + 16 * c, b[c]);
+    __mmask16 in[4]; /* lanes of keys lo..hi-1 */
+    UNROLL
+    for (uint32_t c = 0; c < 4; c++) {
+        const uint32_t a = lo > 16 * c ? lo - 16 * c : 0, b = hi > 16 * c ? hi - 16 * c : 0;
+        const uint32_t top = b < 16 ? b : 16;
+        in[c] = a >= top ? 0 : (__mmask16)((((uint32_t)1 << top) - 1) & ~(((uint32_t)1 << a) - 1));
+    }
+    float correction[4];
+    UNROLL
+    for (int h = 0; h < nh; h++) {
+        __m512 m = _mm512_set1_ps(tmax[h]);
+        UNROLL
+        for (int c = 0; c < 4; c++) {
+            s[h][c] = _mm512_mul_ps(s[h][c], _mm512_set1_ps(scale));
+            m = _mm512_mask_max_ps(m, in[c], s[h][c], m); /* max(x, m) keeps m when x is NaN */
+        }
+        const float tile_max = _mm512_reduce_max_ps(m);
+        if (tile_max == -INFINITY) { /* every score so far is -inf: nothing to add */
+            correction[h] = 1.0f;
+            UNROLL
+            for (int c = 0; c < 4; c++) _mm512_storeu_ps(weights + h * GPTOSS_ATTN_TILE + 16 * c, _mm512_setzero_ps());
+            continue;
+        }
+        correction[h] = expf(tmax[h] - tile_max);
+        tmax[h] = tile_max;
+        const __m512 shift = _mm512_set1_ps(tile_max);
+        __m512 sum = _mm512_setzero_ps();
+        UNROLL
+        for (int c = 0; c < 4; c++) {
+            const __m512 x = _mm512_sub_ps(s[h][c], shift);
+            /* weights below e^-87 are 0, as in exp_shifted */
+            const __mmask16 keep = _mm512_mask_cmp_ps_mask(in[c], x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
+            const __m512 w = _mm512_maskz_mov_ps(keep, exp_poly_avx512(x));
+            sum = _mm512_add_ps(sum, w);
+            _mm512_storeu_ps(weights + h * GPTOSS_ATTN_TILE + 16 * c, w);
+        }
+        tsum[h] = tsum[h] * correction[h] + _mm512_reduce_add_ps(sum);
+    }
+    for (uint32_t at = 0; at < head_dim; at += 64) {
+        switch (head_dim - at >= 64 ? 4 : (head_dim - at) / 16) {
+        case 1: heads_values(nh, 1, values, head_dim, at, lo, hi, weights, correction, out); break;
+        case 2: heads_values(nh, 2, values, head_dim, at, lo, hi, weights, correction, out); break;
+        case 3: heads_values(nh, 3, values, head_dim, at, lo, hi, weights, correction, out); break;
+        default: heads_values(nh, 4, values, head_dim, at, lo, hi, weights, correction, out); break;
+        }
+    }
 }
 
-/* Two heads' weighted sums of the tile's value rows, 64 floats at a time. */
-__attribute__((target("avx512f"))) static void values2_avx512(const float *const *values, uint32_t count,
-                                                              const float *p0, const float *p1, uint32_t head_dim,
-                                                              float *out0, float *out1) {
-    for (uint32_t at = 0; at < head_dim; at += 64) {
-        switch ((head_dim - at) / 16) {
-        case 1: values2_part(values, count, p0, p1, at, 1, out0, out1); break;
-        case 2: values2_part(values, count, p0, p1, at, 2, out0, out1); break;
-        case 3: values2_part(values, count, p0, p1, at, 3, out0, out1); break;
-        default: values2_part(values, count, p0, p1, at, 4, out0, out1); break;
+/* All `group` heads of one token against one key tile (heads_tile, four
+ * heads at a time); values holds the tile's value rows contiguously. */
+__attribute__((target("avx512f"))) static void token_tile_avx512(const float *q, uint32_t group, uint32_t head_dim,
+                                                                 const float *keys_t, const float *values, uint32_t lo,
+                                                                 uint32_t hi, float scale, float *tmax, float *tsum,
+                                                                 float *out, float *weights) {
+    for (uint32_t h = 0; h < group; h += 4) {
+        const float *qh = q + (size_t)h * head_dim;
+        float *oh = out + (size_t)h * head_dim;
+        switch (group - h >= 4 ? 4 : group - h) {
+        case 1: heads_tile(qh, 1, head_dim, keys_t, values, lo, hi, scale, tmax + h, tsum + h, oh, weights); break;
+        case 2: heads_tile(qh, 2, head_dim, keys_t, values, lo, hi, scale, tmax + h, tsum + h, oh, weights); break;
+        case 3: heads_tile(qh, 3, head_dim, keys_t, values, lo, hi, scale, tmax + h, tsum + h, oh, weights); break;
+        default: heads_tile(qh, 4, head_dim, keys_t, values, lo, hi, scale, tmax + h, tsum + h, oh, weights); break;
         }
     }
 }
@@ -242,25 +317,17 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
             const uint32_t hi = last[t] - start + 1 < count ? last[t] - start + 1 : count;
             const float *qt = q + t * q_stride;
             float *ot = out + t * out_stride, *tmax = running_max + t * group, *tsum = running_sum + t * group;
-            for (uint32_t h = 0; h < group; h++) {
 #if HAVE_AVX512_PATH
-                if (wide) { /* heads in pairs; an odd last head pairs with itself */
-                    const uint32_t h1 = h + 1 < group ? h + 1 : h;
-                    tile_scores2_avx512(qt + (size_t)h * head_dim, qt + (size_t)h1 * head_dim, keys_t, head_dim,
-                                        scale, scores + h * GPTOSS_ATTN_TILE, scores + h1 * GPTOSS_ATTN_TILE);
-                    h = h1;
-                    continue;
-                }
-#endif
-                tile_scores(qt + (size_t)h * head_dim, keys_t, head_dim, count, scale, scores + h * GPTOSS_ATTN_TILE);
+            if (wide) {
+                token_tile_avx512(qt, group, head_dim, keys_t, tile_values, lo, hi, scale, tmax, tsum, ot, scores);
+                continue;
             }
+#endif
+            for (uint32_t h = 0; h < group; h++)
+                tile_scores(qt + (size_t)h * head_dim, keys_t, head_dim, count, scale, scores + h * GPTOSS_ATTN_TILE);
             for (uint32_t h = 0; h < group; h++) {
                 float *s = scores + h * GPTOSS_ATTN_TILE, tile_max = tmax[h];
-#if HAVE_AVX512_PATH
-                if (wide) tile_max = scores_max_avx512(s, lo, hi, tile_max);
-                else
-#endif
-                    for (uint32_t j = lo; j < hi; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
+                for (uint32_t j = lo; j < hi; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
                 if (tile_max == -INFINITY) { /* every score so far is -inf: nothing to add */
                     for (uint32_t j = lo; j < hi; j++) s[j] = 0.0f;
                     continue;
@@ -274,13 +341,6 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
             for (uint32_t h = 0; h < group; h++) {
                 float *o = ot + (size_t)h * head_dim;
                 const float *p = scores + h * GPTOSS_ATTN_TILE;
-#if HAVE_AVX512_PATH
-                if (wide && h + 1 < group) {
-                    values2_avx512(values + lo, hi - lo, p + lo, p + GPTOSS_ATTN_TILE + lo, head_dim, o, o + head_dim);
-                    h++;
-                    continue;
-                }
-#endif
                 for (uint32_t j = lo; j < hi; j++) scale_add(o, values[j], p[j], head_dim);
             }
         }

@@ -201,12 +201,17 @@ Test(attention, online_softmax_matches_direct) {
 }
 
 /* The same check for other head sizes and groups, over several tiles: 64
- * with 8 heads (the release's), odd groups (the vectorised path takes heads
- * in pairs), and sizes of 1, 5 and 16 registers of 16 floats. */
-static void online_softmax_for(uint32_t D, uint32_t GROUP) {
+ * with 8 heads (the release's), groups that are not whole fours (the
+ * vectorised path takes heads four at a time), and sizes of 1, 5 and 16
+ * registers of 16 floats. With `rising`, each key also leans further towards
+ * the queries than the last, so every tile raises the running maximum and
+ * the output must be rescaled tile after tile. */
+static void online_softmax_for(uint32_t D, uint32_t GROUP, int rising) {
     const uint32_t N = 200;
     wave_cache w;
     wave_cache_init(&w, N, D, 0.5f);
+    for (uint32_t j = 0; rising && j < N; j++)
+        for (uint32_t i = 0; i < D; i++) w.keys[j * D + i] += 6.0f * (float)j / N * (cosf((float)i) > 0 ? 1.0f : -1.0f);
     attn_source src = {&w.cache, &w.layer, NULL, NULL, N};
     float *q = malloc(GROUP * D * sizeof(float)), *out = malloc(GROUP * D * sizeof(float));
     float *scratch = malloc(gptoss_attend_scratch(GROUP, D) * sizeof(float)), sinks[8];
@@ -220,13 +225,20 @@ static void online_softmax_for(uint32_t D, uint32_t GROUP) {
     free(q), free(out), free(scratch);
 }
 
-Test(attention, online_softmax_head_dim_64) { online_softmax_for(64, 8); }
-Test(attention, online_softmax_head_dim_32) { online_softmax_for(32, 8); }
+Test(attention, online_softmax_head_dim_64) { online_softmax_for(64, 8, 0); }
+Test(attention, online_softmax_head_dim_32) { online_softmax_for(32, 8, 0); }
+
+Test(attention, online_softmax_rising_scores) {
+    online_softmax_for(64, 8, 1);
+    online_softmax_for(48, 5, 1);
+    online_softmax_for(8, 3, 1);
+}
+
 Test(attention, online_softmax_odd_groups) {
-    online_softmax_for(64, 3);
-    online_softmax_for(16, 5);
-    online_softmax_for(80, 7);
-    online_softmax_for(256, 2);
+    online_softmax_for(64, 3, 0);
+    online_softmax_for(16, 5, 0);
+    online_softmax_for(80, 7, 0);
+    online_softmax_for(256, 2, 0);
 }
 
 /* A block of query tokens shares each key tile: it must give what each token
