@@ -292,7 +292,12 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
              * kv_dim apart, too far for the hardware prefetcher. */
             const uint32_t next = hi_key - start >= GPTOSS_ATTN_TILE ? start + GPTOSS_ATTN_TILE : start;
             const uint32_t next_count = hi_key - next + 1 < GPTOSS_ATTN_TILE ? hi_key - next + 1 : GPTOSS_ATTN_TILE;
-            for (uint32_t j = 0; next != start && j < next_count; j++)
+            /* A lone token (decode) has too little work per tile to hide
+             * a prefetch per line: it fetches only the batch's rows and
+             * leaves the cache's, one sequential stream per head, to the
+             * hardware prefetcher. */
+            const uint32_t from = n == 1 && src->batch_start > next ? src->batch_start - next : 0;
+            for (uint32_t j = from; next != start && j < next_count; j++)
                 for (uint32_t i = 0; i < head_dim; i += 16) {
                     _mm_prefetch((const char *)(key_row(src, next + j, kv_head) + i), _MM_HINT_T1);
                     _mm_prefetch((const char *)(value_row(src, next + j, kv_head) + i), _MM_HINT_T1);
@@ -301,15 +306,21 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
         } else
 #endif
             transpose_keys(src, start, count, kv_head, head_dim, keys_t);
-        /* The tile's value rows, copied together once for all n tokens: the
-         * batch's sit kv_dim floats apart, a power-of-two stride that maps
-         * them onto a few L1 sets. */
-        const float *values[GPTOSS_ATTN_TILE];
-        for (uint32_t j = 0; j < count; j++) {
-            float *row = tile_values + (size_t)j * head_dim;
-            memcpy(row, value_row(src, start + j, kv_head), head_dim * sizeof(float));
-            values[j] = row;
+        /* The tile's value rows, one after another. For several tokens
+         * they are copied together once, next to the transposed keys in L1
+         * (the batch's sit kv_dim floats apart, a power-of-two stride that
+         * maps them onto a few L1 sets). A lone token reads the cache's
+         * consecutive rows in place: each is used once. */
+        const float *tile_rows = value_row(src, start, kv_head);
+        const int in_place = n == 1 && start + count <= src->batch_start &&
+                             value_row(src, start + count - 1, kv_head) == tile_rows + (size_t)(count - 1) * head_dim;
+        if (!in_place) {
+            for (uint32_t j = 0; j < count; j++)
+                memcpy(tile_values + (size_t)j * head_dim, value_row(src, start + j, kv_head), head_dim * sizeof(float));
+            tile_rows = tile_values;
         }
+        const float *values[GPTOSS_ATTN_TILE];
+        for (uint32_t j = 0; j < count; j++) values[j] = tile_rows + (size_t)j * head_dim;
         for (uint32_t t = 0; t < n; t++) {
             if (last[t] < start || first[t] > start + count - 1) continue; /* no key of the tile for this token */
             /* keys [lo, hi) of the tile are the token's */
@@ -319,7 +330,7 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
             float *ot = out + t * out_stride, *tmax = running_max + t * group, *tsum = running_sum + t * group;
 #if HAVE_AVX512_PATH
             if (wide) {
-                token_tile_avx512(qt, group, head_dim, keys_t, tile_values, lo, hi, scale, tmax, tsum, ot, scores);
+                token_tile_avx512(qt, group, head_dim, keys_t, tile_rows, lo, hi, scale, tmax, tsum, ot, scores);
                 continue;
             }
 #endif
