@@ -33,39 +33,38 @@ static inline const float *value_row(const attn_source *src, uint32_t position, 
     return kv_value(src->cache, src->layer, position, kv_head);
 }
 
-enum { KEY_BLOCK = 16 };
-
-/* scores[j] = scale * q . K[j] for a tile whose keys are stored transposed
- * (keys_t[i][j]). The inner loop runs over a block of keys held in
- * registers, so it vectorises with no horizontal sum and no store per step. */
-VECTOR_CLONES static void tile_scores(const float *q, const float *keys_t, uint32_t head_dim, uint32_t count,
-                                      float scale, float *scores) {
-    for (uint32_t j0 = 0; j0 < count; j0 += KEY_BLOCK) {
-        float acc[KEY_BLOCK] = {0};
-        for (uint32_t i = 0; i < head_dim; i++) {
-            const float qi = q[i] * scale, *row = keys_t + (size_t)i * GPTOSS_ATTN_TILE + j0;
-            for (uint32_t j = 0; j < KEY_BLOCK; j++) acc[j] += qi * row[j]; /* keys past count are ignored */
-        }
-        for (uint32_t j = 0; j < KEY_BLOCK && j0 + j < count; j++) scores[j0 + j] = acc[j];
+/* scores[j] = scale * q . K[j] for the whole tile, whose keys are stored
+ * transposed (keys_t[i][j]) and zero past the tile's count. The loop over
+ * a row of 64 keys vectorises on every target; the scores stay in L1. */
+VECTOR_CLONES static void tile_scores(const float *q, const float *keys_t, uint32_t head_dim, float scale,
+                                      float *scores) {
+    for (uint32_t j = 0; j < GPTOSS_ATTN_TILE; j++) scores[j] = 0.0f;
+    for (uint32_t i = 0; i < head_dim; i++) {
+        const float x = q[i] * scale, *row = keys_t + (size_t)i * GPTOSS_ATTN_TILE;
+#pragma omp simd
+        for (uint32_t j = 0; j < GPTOSS_ATTN_TILE; j++) scores[j] += x * row[j];
     }
 }
 
-/* The tile's keys transposed, zero-padded to whole KEY_BLOCKs (what
- * tile_scores reads). */
+/* The tile's keys transposed, zero past count (what tile_scores reads). */
 static void transpose_keys(const attn_source *src, uint32_t start, uint32_t count, uint32_t kv_head, uint32_t head_dim,
                            float *keys_t) {
     for (uint32_t j = 0; j < count; j++) { /* each key row read once for every head of the group */
         const float *k = key_row(src, start + j, kv_head);
         for (uint32_t i = 0; i < head_dim; i++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = k[i];
     }
-    const uint32_t padded = (count + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK;
-    for (uint32_t i = 0; i < head_dim && padded > count; i++)
-        for (uint32_t j = count; j < padded; j++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = 0.0f;
+    for (uint32_t i = 0; i < head_dim && count < GPTOSS_ATTN_TILE; i++)
+        for (uint32_t j = count; j < GPTOSS_ATTN_TILE; j++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = 0.0f;
 }
 
-VECTOR_CLONES static void scale_add(float *out, const float *v, float weight, uint32_t n) {
+/* out[0..n) += sum over j in [lo, hi) of p[j] * values[j][0..n). */
+VECTOR_CLONES static void weighted_rows(float *out, const float *const *values, const float *p, uint32_t lo,
+                                        uint32_t hi, uint32_t n) {
+    for (uint32_t j = lo; j < hi; j++) {
+        const float w = p[j], *v = values[j];
 #pragma omp simd
-    for (uint32_t i = 0; i < n; i++) out[i] += weight * v[i];
+        for (uint32_t i = 0; i < n; i++) out[i] += w * v[i];
+    }
 }
 
 /* s[j] = e^(s[j] - max) for j < count; returns their sum. Weights below
@@ -335,7 +334,7 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
             }
 #endif
             for (uint32_t h = 0; h < group; h++)
-                tile_scores(qt + (size_t)h * head_dim, keys_t, head_dim, count, scale, scores + h * GPTOSS_ATTN_TILE);
+                tile_scores(qt + (size_t)h * head_dim, keys_t, head_dim, scale, scores + h * GPTOSS_ATTN_TILE);
             for (uint32_t h = 0; h < group; h++) {
                 float *s = scores + h * GPTOSS_ATTN_TILE, tile_max = tmax[h];
                 for (uint32_t j = lo; j < hi; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
@@ -349,11 +348,8 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
                 tmax[h] = tile_max;
                 tsum[h] += exp_shifted(s + lo, hi - lo, tile_max);
             }
-            for (uint32_t h = 0; h < group; h++) {
-                float *o = ot + (size_t)h * head_dim;
-                const float *p = scores + h * GPTOSS_ATTN_TILE;
-                for (uint32_t j = lo; j < hi; j++) scale_add(o, values[j], p[j], head_dim);
-            }
+            for (uint32_t h = 0; h < group; h++)
+                weighted_rows(ot + (size_t)h * head_dim, values, scores + h * GPTOSS_ATTN_TILE, lo, hi, head_dim);
         }
         if (hi_key - start < GPTOSS_ATTN_TILE) break; /* also guards start overflow */
     }
