@@ -57,11 +57,11 @@ static void transpose_keys(const attn_source *src, uint32_t start, uint32_t coun
         for (uint32_t j = count; j < GPTOSS_ATTN_TILE; j++) keys_t[(size_t)i * GPTOSS_ATTN_TILE + j] = 0.0f;
 }
 
-/* out[0..n) += sum over j in [lo, hi) of p[j] * values[j][0..n). */
-VECTOR_CLONES static void weighted_rows(float *out, const float *const *values, const float *p, uint32_t lo,
-                                        uint32_t hi, uint32_t n) {
+/* out[0..n) += sum over j in [lo, hi) of p[j] * row j of values (rows of n floats). */
+VECTOR_CLONES static void weighted_rows(float *out, const float *values, const float *p, uint32_t lo, uint32_t hi,
+                                        uint32_t n) {
     for (uint32_t j = lo; j < hi; j++) {
-        const float w = p[j], *v = values[j];
+        const float w = p[j], *v = values + (size_t)j * n;
 #pragma omp simd
         for (uint32_t i = 0; i < n; i++) out[i] += w * v[i];
     }
@@ -318,8 +318,6 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
                 memcpy(tile_values + (size_t)j * head_dim, value_row(src, start + j, kv_head), head_dim * sizeof(float));
             tile_rows = tile_values;
         }
-        const float *values[GPTOSS_ATTN_TILE];
-        for (uint32_t j = 0; j < count; j++) values[j] = tile_rows + (size_t)j * head_dim;
         for (uint32_t t = 0; t < n; t++) {
             if (last[t] < start || first[t] > start + count - 1) continue; /* no key of the tile for this token */
             /* keys [lo, hi) of the tile are the token's */
@@ -349,7 +347,7 @@ static void attend_tokens(const float *q, size_t q_stride, uint32_t n, const uin
                 tsum[h] += exp_shifted(s + lo, hi - lo, tile_max);
             }
             for (uint32_t h = 0; h < group; h++)
-                weighted_rows(ot + (size_t)h * head_dim, values, scores + h * GPTOSS_ATTN_TILE, lo, hi, head_dim);
+                weighted_rows(ot + (size_t)h * head_dim, tile_rows, scores + h * GPTOSS_ATTN_TILE, lo, hi, head_dim);
         }
         if (hi_key - start < GPTOSS_ATTN_TILE) break; /* also guards start overflow */
     }
