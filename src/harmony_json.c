@@ -194,7 +194,68 @@ static bool grow(gptoss_json_value *v, size_t *cap, bool object) {
     return true;
 }
 
+/* An object's members by key, so a repeated key is found without comparing
+ * every earlier one (a body of many keys must not take quadratic time).
+ * Built once an object passes INDEX_FROM members; open addressing. */
+enum { INDEX_FROM = 16 };
+typedef struct key_index {
+    size_t *slots; /* member index + 1; 0 empty */
+    size_t mask;
+} key_index;
+
+static size_t key_hash(const char *key, size_t len) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)key[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The member with this key, or v->count. */
+static size_t index_find(const key_index *x, const gptoss_json_value *v, const char *key, size_t len) {
+    if (!x->slots) {
+        for (size_t i = 0; i < v->count; i++)
+            if (v->key_lens[i] == len && !memcmp(v->keys[i], key, len)) return i;
+        return v->count;
+    }
+    for (size_t j = key_hash(key, len) & x->mask; x->slots[j]; j = (j + 1) & x->mask) {
+        const size_t i = x->slots[j] - 1;
+        if (v->key_lens[i] == len && !memcmp(v->keys[i], key, len)) return i;
+    }
+    return v->count;
+}
+
+static void index_put(key_index *x, const gptoss_json_value *v, size_t i) {
+    size_t j = key_hash(v->keys[i], v->key_lens[i]) & x->mask;
+    while (x->slots[j]) j = (j + 1) & x->mask;
+    x->slots[j] = i + 1;
+}
+
+/* Adds member v->count - 1 (the newest), building or doubling the table when
+ * it would pass half full. */
+static bool index_add(key_index *x, const gptoss_json_value *v) {
+    if (v->count < INDEX_FROM) return true;
+    if (x->slots && 2 * v->count <= x->mask + 1) {
+        index_put(x, v, v->count - 1);
+        return true;
+    }
+    size_t size = 64;
+    while (size < 4 * v->count) size *= 2;
+    free(x->slots);
+    if (!(x->slots = calloc(size, sizeof *x->slots))) return false;
+    x->mask = size - 1;
+    for (size_t i = 0; i < v->count; i++) index_put(x, v, i);
+    return true;
+}
+
+static gptoss_status parse_members(parser *p, gptoss_json_value *v, int depth, bool object, key_index *index);
+
 static gptoss_status parse_container(parser *p, gptoss_json_value *v, int depth, bool object) {
+    key_index index = {0};
+    gptoss_status status = parse_members(p, v, depth, object, &index);
+    free(index.slots);
+    return status;
+}
+
+static gptoss_status parse_members(parser *p, gptoss_json_value *v, int depth, bool object, key_index *index) {
     if (depth >= MAX_DEPTH) return fail_at(p, "nesting too deep");
     v->type = object ? GPTOSS_JSON_OBJECT : GPTOSS_JSON_ARRAY;
     char close = object ? '}' : ']';
@@ -227,10 +288,7 @@ static gptoss_status parse_container(parser *p, gptoss_json_value *v, int depth,
             value_clear(&item);
             return status;
         }
-        size_t at = v->count;
-        if (object)
-            for (size_t i = 0; i < v->count; i++)
-                if (v->key_lens[i] == key_len && !memcmp(v->keys[i], key, key_len)) at = i;
+        const size_t at = object ? index_find(index, v, key, key_len) : v->count;
         if (at < v->count) { /* repeated key: last value, first position */
             value_clear(&v->items[at]);
             v->items[at] = item;
@@ -244,6 +302,7 @@ static gptoss_status parse_container(parser *p, gptoss_json_value *v, int depth,
             v->items[v->count] = item;
             if (object) v->keys[v->count] = key, v->key_lens[v->count] = key_len;
             v->count++;
+            if (object && !index_add(index, v)) return oom();
         }
         skip_space(p);
         if (p->pos < p->len && p->s[p->pos] == ',') {

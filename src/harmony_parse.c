@@ -142,17 +142,16 @@ static size_t char_len(const char *s, size_t n) {
     return len ? len : 1;
 }
 
-/* Trims Unicode whitespace at both ends of s[*start..*end). */
+/* Trims Unicode whitespace at both ends of s[*start..*end). The text is
+ * valid UTF-8, so the last character starts at the last non-continuation
+ * byte. */
 static void trim(const char *s, size_t *start, size_t *end) {
     size_t k;
     while (*start < *end && (k = space_len(s + *start, *end - *start))) *start += k;
-    for (;;) { /* find the last character; drop it while it is whitespace */
-        size_t i = *start, last = *end;
-        while (i < *end) {
-            last = i;
-            i += char_len(s + i, *end - i);
-        }
-        if (last == *end || !space_len(s + last, *end - last)) return;
+    while (*end > *start) {
+        size_t last = *end - 1;
+        while (last > *start && ((uint8_t)s[last] & 0xC0) == 0x80) last--;
+        if (space_len(s + last, *end - last) != *end - last) return;
         *end = last;
     }
 }

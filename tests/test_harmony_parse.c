@@ -356,6 +356,36 @@ Test(harmony_parse, malformed_completions) {
     gptoss_tokenizer_free(tok);
 }
 
+Test(harmony_parse, header_trims_unicode_whitespace) {
+    /* Headers are trimmed of Unicode White_Space at both ends, multi-byte
+     * characters included, and a multi-byte last character that is not
+     * whitespace stays whole. */
+    gptoss_tokenizer *tok = harmony_load_tokenizer();
+    static const struct {
+        const char *header, *recipient;
+    } cases[] = {
+        {" to=functions.f\xE3\x80\x80\xC2\xA0 \xE2\x80\xA8", "functions.f"},
+        {"\xE3\x80\x80to=functions.caf\xC3\xA9", "functions.caf\xC3\xA9"},
+        {" to=functions.\xE4\xB8\xAD\xE3\x80\x80\xE6\x96\x87 \xE3\x80\x80", "functions.\xE4\xB8\xAD\xE3\x80\x80\xE6\x96\x87"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gptoss_ids ids = {0};
+        gptoss_ids_push(&ids, CHANNEL);
+        gptoss_ids_push(&ids, ANALYSIS);
+        add_text(tok, &ids, cases[i].header);
+        gptoss_ids_push(&ids, MESSAGE);
+        add_text(tok, &ids, "{}");
+        gptoss_ids_push(&ids, CALL);
+        parsed p = parse(tok, ids.data, ids.len, true, GPTOSS_HARMONY_START_AUTO);
+        cr_expect_null(p.error, "case %zu: %s", i, p.error);
+        cr_assert_eq(p.messages.count, 1, "case %zu", i);
+        expect_message(&p.messages.items[0], GPTOSS_HARMONY_ASSISTANT, NULL, "analysis", cases[i].recipient, NULL, "{}");
+        parsed_free(&p);
+        free(ids.data);
+    }
+    gptoss_tokenizer_free(tok);
+}
+
 Test(harmony_parse, render_then_parse_round_trip) {
     gptoss_tokenizer *tok = harmony_load_tokenizer();
     gptoss_harmony_messages list = {0};

@@ -460,6 +460,29 @@ Test(harmony_render, system_settings_and_builtin_tools) {
     gptoss_tokenizer_free(tok);
 }
 
+Test(harmony_render, calls_named_like_builtin_tools_are_functions) {
+    /* RENDERING.md §8 maps every chat tool call to functions.NAME on
+     * commentary, whatever its name and whether built-in tools are on: a
+     * finished turn's call and result are not analysis, so they stay. */
+    gptoss_tokenizer *tok = harmony_load_tokenizer();
+    gptoss_harmony_rendering r;
+    render_record(tok,
+                  "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", "
+                  "\"tool_calls\": [{\"function\": {\"name\": \"python\", \"arguments\": \"print(1)\"}}]}, "
+                  "{\"role\": \"tool\", \"content\": \"1\"}, {\"role\": \"assistant\", \"content\": \"1\"}, "
+                  "{\"role\": \"user\", \"content\": \"Again\"}], \"builtin_tools\": [\"python\"]}",
+                  &r);
+    cr_expect(strstr(r.text.data, "<|start|>user<|message|>Hi<|end|>"
+                                  "<|start|>assistant to=functions.python<|channel|>commentary <|constrain|>json"
+                                  "<|message|>print(1)<|call|>"
+                                  "<|start|>functions.python to=assistant<|channel|>commentary<|message|>1<|end|>"
+                                  "<|start|>assistant<|channel|>final<|message|>1<|end|>"
+                                  "<|start|>user<|message|>Again<|end|><|start|>assistant"),
+              "%s", r.text.data);
+    gptoss_harmony_rendering_free(&r);
+    gptoss_tokenizer_free(tok);
+}
+
 Test(harmony_render, tool_descriptions_split_at_every_newline) {
     gptoss_tokenizer *tok = harmony_load_tokenizer();
     expect_text(tok,
@@ -577,6 +600,33 @@ Test(harmony_json, python_style_numbers_and_strings) {
         free(out.data);
         gptoss_json_value_free(v);
     }
+}
+
+Test(harmony_json, many_keys_repeated_keep_first_position_last_value) {
+    /* 3000 members over 1000 distinct keys (key k%1000 at member k), past the
+     * size where objects get a hash index: each key keeps its first position
+     * and takes its last value, as with a handful of keys. */
+    enum { MEMBERS = 3000, KEYS = 1000 };
+    gptoss_bytes in = {0};
+    char item[64];
+    cr_assert(gptoss_bytes_append_str(&in, "{"));
+    for (int k = 0; k < MEMBERS; k++) {
+        snprintf(item, sizeof item, "%s\"key%d\": %d", k ? ", " : "", (k * 7) % KEYS, k);
+        cr_assert(gptoss_bytes_append_str(&in, item));
+    }
+    cr_assert(gptoss_bytes_append_str(&in, "}"));
+    gptoss_json_value *v;
+    cr_assert_eq(gptoss_json_value_parse(in.data, in.len, &v), GPTOSS_OK, "%s", gptoss_last_error());
+    cr_assert_eq(v->count, KEYS);
+    for (int i = 0; i < KEYS; i++) { /* member i: the key first seen at k = i, its last value k = i + 2000 */
+        snprintf(item, sizeof item, "key%d", (i * 7) % KEYS);
+        cr_expect_str_eq(v->keys[i], item);
+        snprintf(item, sizeof item, "%d", i + 2 * KEYS);
+        cr_expect_str_eq(v->items[i].text, item, "member %d", i);
+        cr_expect_eq(gptoss_json_get(v, v->keys[i]), &v->items[i]);
+    }
+    gptoss_json_value_free(v);
+    free(in.data);
 }
 
 Test(harmony_json, rejects_bad_json) {
