@@ -1,7 +1,8 @@
-/* replay.c - runs fuzz_request's target without libFuzzer: every file given
- * (the seed corpus), every prefix of it, and deterministic byte mutations,
- * so the ordinary (and ASan) builds check the request parser on hostile
- * input in ctest. `fuzz_request` (GPTOSS_FUZZ, clang) is the real fuzzer. */
+/* replay.c - runs a fuzz target without libFuzzer: every file given (the
+ * seed corpus), its prefixes (every one, or about 2000 spread over a long
+ * seed) and deterministic byte mutations, so the ordinary (and ASan) builds
+ * check the parsers on hostile input in ctest. The fuzz_* targets built with
+ * GPTOSS_FUZZ (clang) are the real fuzzers. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@ int main(int argc, char **argv) {
     LLVMFuzzerInitialize(&argc, &argv);
     static const char *const bytes[] = {"\"", "{", "}", "[", "]", ",", ":", "\\", "\xff", "0", "null", "-1e999"};
     long runs = 0;
+    const char *env = getenv("GPTOSS_REPLAY_MUTATIONS"); /* per seed; default 10000 */
+    const long mutations = env ? atol(env) : 10000;
     for (int f = 1; f < argc; f++) {
         FILE *in = fopen(argv[f], "rb");
         if (!in) {
@@ -29,8 +32,9 @@ int main(int argc, char **argv) {
         uint8_t *data = malloc(1 << 20), *copy = malloc((1 << 20) + 16);
         size_t n = fread(data, 1, 1 << 20, in);
         fclose(in);
-        for (size_t cut = 0; cut <= n; cut++, runs++) LLVMFuzzerTestOneInput(data, cut);
-        for (int m = 0; m < 10000; m++, runs++) { /* a byte replaced by a JSON-significant one */
+        const size_t step = n > 2000 ? n / 2000 : 1;
+        for (size_t cut = 0; cut <= n; cut += step, runs++) LLVMFuzzerTestOneInput(data, cut);
+        for (long m = 0; m < mutations; m++, runs++) { /* a byte replaced by a JSON-significant one */
             memcpy(copy, data, n);
             const char *b = bytes[next() % (sizeof bytes / sizeof *bytes)];
             size_t at = n ? next() % n : 0, len = strlen(b);
@@ -42,6 +46,8 @@ int main(int argc, char **argv) {
         free(data);
         free(copy);
     }
-    printf("fuzz_request replay: %ld inputs from %d seeds, no crash\n%d passed, 0 failed\n", runs, argc - 1, argc - 1);
+    const char *name = strrchr(argv[0], '/');
+    printf("%s: %ld inputs from %d seeds, no crash\n%d passed, 0 failed\n", name ? name + 1 : argv[0], runs, argc - 1,
+           argc - 1);
     return 0;
 }
