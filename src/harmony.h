@@ -139,6 +139,11 @@ typedef struct gptoss_conversation {
     char *current_date;     /* no default: the date line is left out */
     char *reasoning_effort; /* "medium"; copied verbatim ("low", "medium", "high") */
     unsigned builtin_tools; /* GPTOSS_BUILTIN_* bits */
+    /* false (records, RENDERING.md §8): every tool call is functions.NAME on
+     * commentary. true (the server, whose clients send back what the model
+     * called): a call to an enabled built-in tool (python, browser.*) and its
+     * result render as the model writes them, on analysis, content type code. */
+    bool native_builtin_calls;
     gptoss_function_tool *tools;
     size_t n_tools;
     gptoss_chat_message *messages;

@@ -389,6 +389,16 @@ static const char *tool_result_function(const gptoss_conversation *c, size_t ind
 
 static bool non_empty(const char *s, size_t len) { return s && len > 0; }
 
+/* Whether a call goes to a built-in tool the conversation enables and
+ * renders natively (native_builtin_calls): the model calls those on the
+ * analysis channel with content type `code`, and their results come back on
+ * that channel, authored by the tool itself. */
+static bool builtin_call(const gptoss_conversation *c, const char *name) {
+    if (!name || !c->native_builtin_calls) return false;
+    if ((c->builtin_tools & GPTOSS_BUILTIN_PYTHON) && !strcmp(name, "python")) return true;
+    return (c->builtin_tools & GPTOSS_BUILTIN_BROWSER) && !strncmp(name, "browser.", 8);
+}
+
 static gptoss_status map_messages(const gptoss_conversation *c, gptoss_harmony_messages *out) {
     gptoss_bytes text = {0};
     gptoss_status status = gptoss_harmony_system_text(c, &text);
@@ -436,16 +446,16 @@ static gptoss_status map_messages(const gptoss_conversation *c, gptoss_harmony_m
                 status = gptoss_harmony_messages_push(out, GPTOSS_HARMONY_ASSISTANT, NULL, NULL, "analysis", NULL,
                                                       m->thinking, m->thinking_len);
             for (size_t j = 0; j < m->n_tool_calls && status == GPTOSS_OK; j++) {
-                /* every call maps to a function on commentary (RENDERING.md §8), even one
-                 * named python or browser.*: built-in tools are declared, not mapped */
+                const bool builtin = builtin_call(c, m->tool_calls[j].name);
                 name.len = 0;
-                if (!gptoss_bytes_append_str(&name, "functions.") ||
+                if ((!builtin && !gptoss_bytes_append_str(&name, "functions.")) ||
                     !gptoss_bytes_append_str(&name, m->tool_calls[j].name)) {
                     status = oom();
                     break;
                 }
-                status = gptoss_harmony_messages_push(out, GPTOSS_HARMONY_ASSISTANT, NULL, name.data, "commentary",
-                                                      "<|constrain|>json", m->tool_calls[j].arguments,
+                status = gptoss_harmony_messages_push(out, GPTOSS_HARMONY_ASSISTANT, NULL, name.data,
+                                                      builtin ? "analysis" : "commentary",
+                                                      builtin ? "code" : "<|constrain|>json", m->tool_calls[j].arguments,
                                                       m->tool_calls[j].arguments_len);
             }
             break;
@@ -456,13 +466,14 @@ static gptoss_status map_messages(const gptoss_conversation *c, gptoss_harmony_m
                                      "messages[%zu]: a tool result needs a tool_call_id or name, or an earlier tool call", i);
                 break;
             }
+            const bool builtin = builtin_call(c, function);
             name.len = 0;
-            if (!gptoss_bytes_append_str(&name, "functions.") || !gptoss_bytes_append_str(&name, function)) {
+            if ((!builtin && !gptoss_bytes_append_str(&name, "functions.")) || !gptoss_bytes_append_str(&name, function)) {
                 status = oom();
                 break;
             }
-            status = gptoss_harmony_messages_push(out, GPTOSS_HARMONY_TOOL, name.data, "assistant", "commentary", NULL,
-                                                  m->content, m->content_len);
+            status = gptoss_harmony_messages_push(out, GPTOSS_HARMONY_TOOL, name.data, "assistant",
+                                                  builtin ? "analysis" : "commentary", NULL, m->content, m->content_len);
             break;
         }
         default: /* a system/developer message after the first, or an unknown role: dropped */

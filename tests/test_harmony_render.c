@@ -460,9 +460,9 @@ Test(harmony_render, system_settings_and_builtin_tools) {
     gptoss_tokenizer_free(tok);
 }
 
-Test(harmony_render, calls_named_like_builtin_tools_are_functions) {
-    /* RENDERING.md §8 maps every chat tool call to functions.NAME on
-     * commentary, whatever its name and whether built-in tools are on: a
+Test(harmony_render, calls_named_like_builtin_tools) {
+    /* RENDERING.md §8 maps every chat tool call of a record to functions.NAME
+     * on commentary, whatever its name and whether built-in tools are on: a
      * finished turn's call and result are not analysis, so they stay. */
     gptoss_tokenizer *tok = harmony_load_tokenizer();
     gptoss_harmony_rendering r;
@@ -480,6 +480,22 @@ Test(harmony_render, calls_named_like_builtin_tools_are_functions) {
                                   "<|start|>user<|message|>Again<|end|><|start|>assistant"),
               "%s", r.text.data);
     gptoss_harmony_rendering_free(&r);
+
+    /* The server asks for the model's own shape (native_builtin_calls): the
+     * built-in call on analysis with content type code, its result authored
+     * by the tool itself. */
+    const char *record = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", "
+                         "\"tool_calls\": [{\"function\": {\"name\": \"python\", \"arguments\": \"print(1)\"}}]}, "
+                         "{\"role\": \"tool\", \"content\": \"1\"}], \"builtin_tools\": [\"python\"]}";
+    gptoss_conversation c;
+    cr_assert_eq(gptoss_conversation_parse(record, strlen(record), &c), GPTOSS_OK, "%s", gptoss_last_error());
+    c.native_builtin_calls = true;
+    cr_assert_eq(gptoss_conversation_render(tok, &c, true, &r), GPTOSS_OK, "%s", gptoss_last_error());
+    cr_expect(strstr(r.text.data, "<|start|>assistant to=python<|channel|>analysis code<|message|>print(1)<|call|>"
+                                  "<|start|>python to=assistant<|channel|>analysis<|message|>1<|end|><|start|>assistant"),
+              "%s", r.text.data);
+    gptoss_harmony_rendering_free(&r);
+    gptoss_conversation_free(&c);
     gptoss_tokenizer_free(tok);
 }
 
