@@ -414,6 +414,7 @@ int server_request_parse(server_api api, const char *body, size_t len, server_re
               (api == SERVER_API_CHAT ? parse_chat(root, r, e) : server_responses_parse(root, r, e));
     gptoss_json_value_free(root);
     if (ok) {
+        r->conversation.native_builtin_calls = true; /* clients send back the model's own built-in calls */
         free(r->conversation.reasoning_effort);
         if (!(r->conversation.reasoning_effort = server_strndup(r->effort, strlen(r->effort)))) ok = oom(e);
     }

@@ -194,7 +194,6 @@ static int parse_tools(const gptoss_json_value *tools, bool none, gptoss_convers
     if (tools->type != GPTOSS_JSON_ARRAY) return type_error(e, "tools", "an array", tools);
     if (tools->count > 1024) return server_fail(e, BAD, INVALID, "invalid_value", "tools", "At most 1024 tools are supported.");
     if (tools->count && !(c->tools = calloc(tools->count, sizeof *c->tools))) return oom(e);
-    c->native_builtin_calls = true; /* the model's own python/browser calls come back as it wrote them */
     for (size_t i = 0; i < tools->count; i++) {
         const gptoss_json_value *t = &tools->items[i];
         char at[48];

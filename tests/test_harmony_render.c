@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harmony_testing.h"
+#include "server_request.h"
 
 #define SYSTEM_DEFAULT                                                                                      \
     "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"               \
@@ -481,21 +482,23 @@ Test(harmony_render, calls_named_like_builtin_tools) {
               "%s", r.text.data);
     gptoss_harmony_rendering_free(&r);
 
-    /* The server asks for the model's own shape (native_builtin_calls): the
-     * built-in call on analysis with content type code, its result authored
-     * by the tool itself. */
-    const char *record = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", "
-                         "\"tool_calls\": [{\"function\": {\"name\": \"python\", \"arguments\": \"print(1)\"}}]}, "
-                         "{\"role\": \"tool\", \"content\": \"1\"}], \"builtin_tools\": [\"python\"]}";
-    gptoss_conversation c;
-    cr_assert_eq(gptoss_conversation_parse(record, strlen(record), &c), GPTOSS_OK, "%s", gptoss_last_error());
-    c.native_builtin_calls = true;
-    cr_assert_eq(gptoss_conversation_render(tok, &c, true, &r), GPTOSS_OK, "%s", gptoss_last_error());
+    /* The server renders what its clients send back as the model wrote it
+     * (native_builtin_calls): a Responses request with the code interpreter
+     * and the model's python call puts the call on analysis with content type
+     * code, its result authored by the tool itself. */
+    const char *body = "{\"tools\": [{\"type\": \"code_interpreter\"}], \"input\": ["
+                       "{\"type\": \"message\", \"role\": \"user\", \"content\": \"Hi\"},"
+                       "{\"type\": \"function_call\", \"call_id\": \"c1\", \"name\": \"python\", \"arguments\": \"print(1)\"},"
+                       "{\"type\": \"function_call_output\", \"call_id\": \"c1\", \"output\": \"1\"}]}";
+    server_request request;
+    server_error error;
+    cr_assert(server_request_parse(SERVER_API_RESPONSES, body, strlen(body), &request, &error), "%s", error.message);
+    cr_assert_eq(gptoss_conversation_render(tok, &request.conversation, true, &r), GPTOSS_OK, "%s", gptoss_last_error());
     cr_expect(strstr(r.text.data, "<|start|>assistant to=python<|channel|>analysis code<|message|>print(1)<|call|>"
                                   "<|start|>python to=assistant<|channel|>analysis<|message|>1<|end|><|start|>assistant"),
               "%s", r.text.data);
     gptoss_harmony_rendering_free(&r);
-    gptoss_conversation_free(&c);
+    server_request_free(&request);
     gptoss_tokenizer_free(tok);
 }
 
