@@ -407,10 +407,9 @@ gptoss_json_value *gptoss_json_value_clone(const gptoss_json_value *value) {
 
 const gptoss_json_value *gptoss_json_get(const gptoss_json_value *value, const char *key) {
     if (!value || value->type != GPTOSS_JSON_OBJECT) return NULL;
-    size_t n = strlen(key);
-    for (size_t i = 0; i < value->count; i++)
-        if (value->key_lens[i] == n && !memcmp(value->keys[i], key, n)) return &value->items[i];
-    return NULL;
+    const key_index none = {0}; /* a parsed tree keeps no index: compare the keys in turn */
+    const size_t i = index_find(&none, value, key, strlen(key));
+    return i < value->count ? &value->items[i] : NULL;
 }
 
 const char *gptoss_json_string(const gptoss_json_value *value) {
