@@ -33,7 +33,8 @@ int main(int argc, char **argv) {
         size_t n = fread(data, 1, 1 << 20, in);
         fclose(in);
         const size_t step = n > 2000 ? n / 2000 : 1;
-        for (size_t cut = 0; cut <= n; cut += step, runs++) LLVMFuzzerTestOneInput(data, cut);
+        for (size_t cut = 0; cut < n; cut += step, runs++) LLVMFuzzerTestOneInput(data, cut);
+        LLVMFuzzerTestOneInput(data, n), runs++; /* the seed itself, whatever the step */
         for (long m = 0; m < mutations; m++, runs++) { /* a byte replaced by a JSON-significant one */
             memcpy(copy, data, n);
             const char *b = bytes[next() % (sizeof bytes / sizeof *bytes)];
