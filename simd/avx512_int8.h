@@ -25,9 +25,14 @@
  *    against both, so every int8 dot instruction serves 16 rows and needs no
  *    horizontal sum. Register tiles of 2 halves x 4 tokens (or 1 x 8) keep 8
  *    independent accumulator chains. The next tile's weights are prefetched
- *    into L2 while this one computes.
+ *    into L2 while this one computes. MXFP4 rows are moved into lanes while
+ *    still packed (half the bytes of decoded ones) and decode to 4 even and
+ *    4 odd columns per lane; the activations are reordered to match, once
+ *    per call, because an expert's few tokens amortise the tile's decoding
+ *    poorly.
  */
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "avx512_transpose.h"
@@ -218,10 +223,24 @@ INT8_INLINE void int8_rows(weight_kind kind, const int8_weights *w, size_t rows,
     }
 }
 
+/* Every row against n_tokens < TILE_MIN_TOKENS tokens. */
+INT8_INLINE void int8_few_tokens(weight_kind kind, const int8_weights *w, size_t rows, const gptoss_q8_acts *x,
+                                 size_t n_tokens, float *y, size_t ldy) {
+    switch (n_tokens) {
+    case 1: int8_rows(kind, w, rows, x, 1, y, ldy); break;
+    case 2: int8_rows(kind, w, rows, x, 2, y, ldy); break;
+    case 3: int8_rows(kind, w, rows, x, 3, y, ldy); break;
+    default: break;
+    }
+}
+
 /* ---- many tokens: a transposed tile of 16 rows ---- */
 
 typedef struct int8_tile {
-    __m512i w[TILE_BLOCKS][8][2]; /* lane r of w[b][k][h]: row 16h+r's columns 32b+4k .. 32b+4k+3, encoded */
+    /* lane r of w[b][k][h]: 4 encoded weights of row 16h+r, block b: q8
+     * columns 4k .. 4k+3; FP4 (FP4_TILE_ORDER) columns 8j, 8j+2, 8j+4, 8j+6
+     * for k = 2j and 8j+1, 8j+3, 8j+5, 8j+7 for k = 2j+1 */
+    __m512i w[TILE_BLOCKS][8][2];
     __m512 scale[TILE_BLOCKS][2]; /* lane r of scale[b][h]: row 16h+r's scale of block b */
 } int8_tile;
 
@@ -234,30 +253,55 @@ INT8_INLINE __m512i load_lanes(const uint8_t *const p[4]) {
     return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p[3]), 3);
 }
 
+/* The column order of FP4 tile weights, and so of the activations against
+ * them: in each 8 columns, the 4 even ones, then the 4 odd ones. */
+static const int8_t FP4_TILE_ORDER[16] = {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15};
+
+/* n rows of cols int8 activations, each 8 columns put in FP4_TILE_ORDER. */
+static void fp4_tile_acts(const int8_t *q, size_t n, size_t cols, int8_t *out) {
+    const __m512i order = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)FP4_TILE_ORDER));
+    const size_t total = n * cols; /* cols % 32 == 0: no 8 columns straddle two rows */
+    size_t i = 0;
+    for (; i + 64 <= total; i += 64)
+        _mm512_storeu_si512(out + i, _mm512_shuffle_epi8(_mm512_loadu_si512(q + i), order));
+    if (i < total) /* one block */
+        _mm512_mask_storeu_epi8(out + i, first_bytes(total - i),
+                                _mm512_shuffle_epi8(_mm512_maskz_loadu_epi8(first_bytes(total - i), q + i), order));
+}
+
 /* Decodes rows [r0, r0 + nrows) (nrows <= 16) x blocks [b0, b0 + kb) into half
  * h of the tile (lanes of rows past nrows repeat row r0 and are never stored).
- * Per block, register i takes rows i, 4+i, 8+i, 12+i, one per lane group;
- * after decoding, an in-lane 4x4 transpose moves each row to its own lane. */
+ * Per block, register i takes rows i, 4+i, 8+i, 12+i, one per lane group; an
+ * in-lane 4x4 transpose then moves each row to its own lane: FP4 before
+ * decoding (4 packed bytes, 8 columns, per lane), q8 after. */
 INT8_INLINE void tile_fill(weight_kind kind, int8_tile *tile, int h, const int8_weights *w, size_t r0, size_t nrows,
                            size_t b0, size_t kb) {
     const size_t block_bytes = kind == WEIGHTS_FP4 ? 16 : 32;
     const uint8_t *row[16];
     for (size_t r = 0; r < 16; r++) row[r] = w->data + (r0 + (r < nrows ? r : 0)) * w->row_bytes + b0 * block_bytes;
-    for (size_t b = 0; b < kb; b++) {
+    for (size_t b = 0; b < kb && kind == WEIGHTS_FP4; b++) {
+        __m512i packed[4];
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *p[4];
+            for (int g = 0; g < 4; g++) p[g] = row[4 * g + i] + b * block_bytes;
+            packed[i] = load_lanes(p);
+        }
+        transpose4_lanes(packed); /* packed[j] lane r: row r's columns 8j .. 8j+7 */
+        for (int j = 0; j < 4; j++) {
+            __m512i even, odd;
+            fp4_split(packed[j], &even, &odd);
+            _mm512_store_si512(&tile->w[b][2 * j][h], even);
+            _mm512_store_si512(&tile->w[b][2 * j + 1][h], odd);
+        }
+    }
+    for (size_t b = 0; b < kb && kind == WEIGHTS_Q8; b++) {
         __m512i lo[4], hi[4]; /* columns 0..15 and 16..31 of the block */
         for (int i = 0; i < 4; i++) {
             const uint8_t *p[4];
             for (int g = 0; g < 4; g++) p[g] = row[4 * g + i] + b * block_bytes;
-            if (kind == WEIGHTS_FP4) {
-                __m512i even, odd;
-                fp4_split(load_lanes(p), &even, &odd);
-                lo[i] = _mm512_unpacklo_epi8(even, odd);
-                hi[i] = _mm512_unpackhi_epi8(even, odd);
-            } else {
-                lo[i] = q8_encode(load_lanes(p));
-                for (int g = 0; g < 4; g++) p[g] += 16;
-                hi[i] = q8_encode(load_lanes(p));
-            }
+            lo[i] = q8_encode(load_lanes(p));
+            for (int g = 0; g < 4; g++) p[g] += 16;
+            hi[i] = q8_encode(load_lanes(p));
         }
         transpose4_lanes(lo);
         transpose4_lanes(hi);
@@ -398,13 +442,24 @@ INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t row
         return;
     }
     if (n_tokens < TILE_MIN_TOKENS) {
-        switch (n_tokens) {
-        case 1: int8_rows(kind, w, rows, x, 1, y, ldy); break;
-        case 2: int8_rows(kind, w, rows, x, 2, y, ldy); break;
-        case 3: int8_rows(kind, w, rows, x, 3, y, ldy); break;
-        default: break;
-        }
+        int8_few_tokens(kind, w, rows, x, n_tokens, y, ldy);
         return;
+    }
+    gptoss_q8_acts ordered; /* FP4: the activations in FP4_TILE_ORDER */
+    int8_t *ordered_q = NULL;
+    if (kind == WEIGHTS_FP4) {
+        ordered_q = malloc(n_tokens * x->cols);
+        if (!ordered_q) { /* out of memory: the row loop, 3 tokens at a time */
+            for (size_t t = 0; t < n_tokens; t += TILE_MIN_TOKENS - 1) {
+                const gptoss_q8_acts part = {x->q + t * x->cols, x->scale + t * nb, x->sum + t * nb, x->cols};
+                const size_t nt = n_tokens - t < TILE_MIN_TOKENS - 1 ? n_tokens - t : TILE_MIN_TOKENS - 1;
+                int8_few_tokens(kind, w, rows, &part, nt, y + t * ldy, ldy);
+            }
+            return;
+        }
+        fp4_tile_acts(x->q, n_tokens, x->cols, ordered_q);
+        ordered = (gptoss_q8_acts){ordered_q, x->scale, x->sum, x->cols};
+        x = &ordered;
     }
     /* equal column chunks of at most TILE_BLOCKS blocks */
     const size_t n_chunks = (nb + TILE_BLOCKS - 1) / TILE_BLOCKS;
@@ -431,6 +486,7 @@ INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t row
             tile_all_tokens(kind, &tile, nh, b0, kb, x, nb, n_tokens, &out, &pf);
         }
     }
+    free(ordered_q);
 }
 
 /* 12 chains of dot_q8 (64 multiply-adds each), each with its own weight
