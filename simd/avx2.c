@@ -19,12 +19,15 @@
  *     before one cvt + fma applies both scales. MXFP4 takes two blocks per
  *     ymm (low nibbles against the even columns, high against the odd ones).
  *   - many tokens (prefill, compute-bound): 8 rows x a chunk are repacked so
- *     one ymm holds 4 consecutive columns of each of the 8 rows; a broadcast
+ *     one ymm holds 4 columns of each of the 8 rows (consecutive ones for
+ *     int8; for MXFP4 the even or the odd ones of 8, the activations
+ *     reordered to match); a broadcast
  *     of 4 activation bytes then feeds all 8 rows and the per-block
  *     cvt/scale/fma serves 8 rows at once, for 4 tokens per register tile.
  *     MXFP4 sums four maddubs in int16 before widening (24 * 127 * 2 per
  *     pair, four of them fit). */
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -113,15 +116,6 @@ static inline void store_rows4(float *y, __m128 v, size_t n, int first) {
     float tmp[4];
     _mm_storeu_ps(tmp, v);
     for (size_t i = 0; i < n; i++) y[i] = first ? tmp[i] : y[i] + tmp[i];
-}
-
-/* One MXFP4 block (16 bytes) -> its 32 table bytes in column order: word j
- * of the zero-extended bytes holds byte j, and (v | v << 4) & 0x0f0f puts the
- * low nibble (column 2j) in byte 2j and the high one in byte 2j + 1. */
-static inline __m256i mxfp4_bytes(const uint8_t *p, __m256i table) {
-    __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
-    v = _mm256_and_si256(_mm256_or_si256(v, _mm256_slli_epi16(v, 4)), _mm256_set1_epi8(0x0f));
-    return _mm256_shuffle_epi8(table, v);
 }
 
 /* Eight E8M0 bytes -> 2^(s-128) as floats, by building the float bits:
@@ -651,10 +645,13 @@ typedef struct q8_pack {
     _Alignas(32) float ws[Q_CHUNK][Q_ROWS];
 } q8_pack;
 
-/* Rows >= rn repeat the last row (their results are discarded). */
+/* Rows >= rn repeat the last row (their results are discarded). Rows move
+ * into lanes while still packed (lane i of ymm i: rows i and 4 + i, then an
+ * in-lane 4x4 transpose), then decode: group 2j holds the even columns of
+ * columns 8j..8j+7, group 2j+1 the odd ones (gptoss_fp4_tile_order). */
 static void pack_mxfp4(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, size_t r0, size_t rn,
                        size_t b0, size_t nb, q8_pack *pk) {
-    const __m256i table = fp4_table_offset();
+    const __m256i table = fp4_table_offset(), nibble = _mm256_set1_epi8(0x0f);
     const uint8_t *wrow[Q_ROWS], *srow[Q_ROWS];
     for (size_t r = 0; r < Q_ROWS; r++) {
         const size_t row = (r0 + min_size(r, rn - 1)) * n_blocks + b0;
@@ -662,14 +659,31 @@ static void pack_mxfp4(const uint8_t *blocks, const uint8_t *scales, size_t n_bl
         srow[r] = scales + row;
     }
     for (size_t b = 0; b < nb; b++) {
-        __m256i m[8];
-        for (int r = 0; r < Q_ROWS; r++) {
-            m[r] = mxfp4_bytes(wrow[r] + b * 16, table);
-            pk->ws[b][r] = e8m0_half.value[srow[r][b]];
+        __m256i m[4];
+        for (int i = 0; i < 4; i++)
+            m[i] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(wrow[i] + b * 16))),
+                                           _mm_loadu_si128((const __m128i *)(wrow[4 + i] + b * 16)), 1);
+        const __m256i t0 = _mm256_unpacklo_epi32(m[0], m[1]), t1 = _mm256_unpackhi_epi32(m[0], m[1]);
+        const __m256i t2 = _mm256_unpacklo_epi32(m[2], m[3]), t3 = _mm256_unpackhi_epi32(m[2], m[3]);
+        const __m256i packed[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
+                                   _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+        for (int j = 0; j < 4; j++) { /* packed[j] lane r: row r's columns 8j .. 8j+7 */
+            const __m256i even = _mm256_shuffle_epi8(table, _mm256_and_si256(packed[j], nibble));
+            const __m256i odd = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(packed[j], 4), nibble));
+            _mm256_store_si256((__m256i *)pk->w[b][2 * j], even);
+            _mm256_store_si256((__m256i *)pk->w[b][2 * j + 1], odd);
         }
-        transpose8x8_epi32(m);
-        for (int g = 0; g < 8; g++) _mm256_store_si256((__m256i *)pk->w[b][g], m[g]);
+        for (int r = 0; r < Q_ROWS; r++) pk->ws[b][r] = e8m0_half.value[srow[r][b]];
     }
+}
+
+/* n rows of cols int8 activations, each 8 columns in gptoss_fp4_tile_order. */
+static void fp4_tile_acts(const int8_t *q, size_t n, size_t cols, int8_t *out) {
+    const __m128i order = _mm_loadu_si128((const __m128i *)gptoss_fp4_tile_order);
+    const __m256i order2 = _mm256_inserti128_si256(_mm256_castsi128_si256(order), order, 1);
+    for (size_t i = 0; i < n * cols; i += 32) /* cols % 32 == 0 */
+        _mm256_storeu_si256((__m256i *)(out + i),
+                            _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(q + i)), order2));
 }
 
 static void pack_q8(const gptoss_q8_matrix *wm, size_t cols, size_t r0, size_t rn, size_t b0, size_t nb,
@@ -809,15 +823,27 @@ static void matmul_mxfp4_q8_avx2(const uint8_t *blocks, const uint8_t *scales, s
         return;
     }
     const size_t n_blocks = cols / 32;
+    int8_t *ordered_q = malloc(n_tokens * cols);
+    if (!ordered_q) { /* out of memory: the stream, a few tokens at a time */
+        for (size_t t = 0; t < n_tokens; t += Q_PACK_MIN_MXFP4 - 1) {
+            const gptoss_q8_acts part = {x->q + t * cols, x->scale + t * n_blocks, x->sum + t * n_blocks, cols};
+            mxfp4_q8_stream(blocks, scales, rows, cols, &part, min_size(Q_PACK_MIN_MXFP4 - 1, n_tokens - t),
+                            y + t * ldy, ldy);
+        }
+        return;
+    }
+    fp4_tile_acts(x->q, n_tokens, cols, ordered_q);
+    const gptoss_q8_acts ordered = {ordered_q, x->scale, x->sum, cols};
     q8_pack pk;
     for (size_t b0 = 0; b0 < n_blocks; b0 += Q_CHUNK) {
         const size_t nb = min_size(Q_CHUNK, n_blocks - b0);
         for (size_t r0 = 0; r0 < rows; r0 += Q_ROWS) {
             const size_t rn = min_size(Q_ROWS, rows - r0);
             pack_mxfp4(blocks, scales, n_blocks, r0, rn, b0, nb, &pk);
-            packed_tokens(&pk, 1, b0, nb, x, n_tokens, y + r0, ldy, rn);
+            packed_tokens(&pk, 1, b0, nb, &ordered, n_tokens, y + r0, ldy, rn);
         }
     }
+    free(ordered_q);
 }
 
 static void matmul_q8_avx2(const gptoss_q8_matrix *w, size_t rows, size_t cols, const gptoss_q8_acts *x,

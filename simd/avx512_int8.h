@@ -238,7 +238,7 @@ INT8_INLINE void int8_few_tokens(weight_kind kind, const int8_weights *w, size_t
 
 typedef struct int8_tile {
     /* lane r of w[b][k][h]: 4 encoded weights of row 16h+r, block b: q8
-     * columns 4k .. 4k+3; FP4 (FP4_TILE_ORDER) columns 8j, 8j+2, 8j+4, 8j+6
+     * columns 4k .. 4k+3; FP4 (gptoss_fp4_tile_order) columns 8j, 8j+2, 8j+4, 8j+6
      * for k = 2j and 8j+1, 8j+3, 8j+5, 8j+7 for k = 2j+1 */
     __m512i w[TILE_BLOCKS][8][2];
     __m512 scale[TILE_BLOCKS][2]; /* lane r of scale[b][h]: row 16h+r's scale of block b */
@@ -253,13 +253,9 @@ INT8_INLINE __m512i load_lanes(const uint8_t *const p[4]) {
     return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p[3]), 3);
 }
 
-/* The column order of FP4 tile weights, and so of the activations against
- * them: in each 8 columns, the 4 even ones, then the 4 odd ones. */
-static const int8_t FP4_TILE_ORDER[16] = {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15};
-
-/* n rows of cols int8 activations, each 8 columns put in FP4_TILE_ORDER. */
+/* n rows of cols int8 activations, each 8 columns put in gptoss_fp4_tile_order. */
 static void fp4_tile_acts(const int8_t *q, size_t n, size_t cols, int8_t *out) {
-    const __m512i order = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)FP4_TILE_ORDER));
+    const __m512i order = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)gptoss_fp4_tile_order));
     const size_t total = n * cols; /* cols % 32 == 0: no 8 columns straddle two rows */
     size_t i = 0;
     for (; i + 64 <= total; i += 64)
@@ -445,7 +441,7 @@ INT8_INLINE void int8_matmul(weight_kind kind, const int8_weights *w, size_t row
         int8_few_tokens(kind, w, rows, x, n_tokens, y, ldy);
         return;
     }
-    gptoss_q8_acts ordered; /* FP4: the activations in FP4_TILE_ORDER */
+    gptoss_q8_acts ordered; /* FP4: the activations in gptoss_fp4_tile_order */
     int8_t *ordered_q = NULL;
     if (kind == WEIGHTS_FP4) {
         ordered_q = malloc(n_tokens * x->cols);
