@@ -106,7 +106,7 @@ uint16_t gptoss_f32_to_f16(float f);
  * half-scale 2^(s-128) is applied. */
 extern const int8_t gptoss_fp4_times2[16];
 
-/* The column order of the SIMD kernels' MXFP4 prefill tiles, and so of the
+/* The column order of the AVX2 and AVX-512 MXFP4 prefill tiles, and so of the
  * activations put against them: in each 8 columns of a block, the 4 even
  * ones, then the 4 odd ones (repeated for bytes 8..15). Rows can then be
  * moved into lanes while still packed, 4 bytes (8 columns) per lane, and
