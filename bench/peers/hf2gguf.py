@@ -69,13 +69,13 @@ class Source:
 
 
 def q8_0(x):
-    """float32 rows -> Q8_0 blocks: an f16 step, then 32 int8."""
+    """float32 rows -> Q8_0 blocks: an f16 step, then 32 int8 rounded by that step."""
     blocks = x.reshape(-1, 32)
-    step = np.abs(blocks).max(axis=1) / 127.0
+    step = (np.abs(blocks).max(axis=1) / 127.0).astype('<f2').astype(np.float32)  # the step as stored
     inverse = np.divide(1.0, step, out=np.zeros_like(step), where=step > 0)
     q = np.clip(np.rint(blocks * inverse[:, None]), -127, 127).astype(np.int8)
     out = np.empty((len(blocks), 34), dtype=np.uint8)
-    out[:, :2] = step.astype('<f2').view(np.uint8).reshape(-1, 2)
+    out[:, :2] = step.astype('<f2').view(np.uint8).reshape(-1, 2)  # exact: step is already an f16 value
     out[:, 2:] = q.view(np.uint8)
     return out.tobytes()
 
