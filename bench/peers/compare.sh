@@ -18,6 +18,7 @@ model=$(cd "$1" && pwd)
 shift
 prompt=128 gen=32 reps=3 threads=2
 while [ $# -gt 0 ]; do
+    [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value" >&2; exit 2; }
     case "$1" in
     --prompt) prompt=$2 ;;
     --gen) gen=$2 ;;
