@@ -174,7 +174,7 @@ def main():
     gptoss, tokenizer, converter = sys.argv[1:4]
     with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, 'model')
-        # distinct gate and up widths would hide nothing: gate_up's rows alternate either way
+        # intermediate 96 against hidden 64: an expert matrix written transposed fails on its shape
         subprocess.run([gptoss, 'synth', '--preset', 'mini-vocab', '--layers', '3', '--intermediate', '96',
                         '--seed', '11', '--tokenizer', tokenizer, '--out', model], check=True,
                        stdout=subprocess.DEVNULL)
